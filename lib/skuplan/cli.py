@@ -1,0 +1,123 @@
+"""Command line: `skuplan run`, `skuplan demo`, `skuplan generate-sample`.
+
+Exit codes: 0 ok, 1 the run failed, 2 bad configuration or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+EXAMPLES = {
+    "run": "example: skuplan run --conf conf --run-date 2026-01-01",
+    "demo": "example: skuplan demo --run-date 2026-01-01   (writes sample_data/ and output/)",
+    "generate-sample": "example: skuplan generate-sample --out sample_data --items 40 --regions 4",
+}
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--run-date must be YYYY-MM-DD, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skuplan",
+        description="Demand forecasting and inventory planning for SKU x region series on Spark + Delta Lake.",
+        epilog="Exit codes: 0 ok, 1 run failed, 2 bad config or input. Run `skuplan <command> --help` for more.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES[name],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    run = add("run", "Run the nightly job for one run date: validate, prepare, forecast, plan, allocate, write Delta.")
+    demo = add("demo", "Generate the embedded sample, then run the whole job on it with conf/ (local mode).")
+    for p in (run, demo):
+        p.add_argument("--conf", default="conf", help="config folder holding base/ and local/ (default: conf)")
+        p.add_argument("--conf-file", action="append", default=[], help="extra YAML merged last (repeatable)")
+        p.add_argument("--run-date", type=_date, required=p is run, default=dt.date(2026, 1, 1),
+                       help="planning date YYYY-MM-DD; history ends the day before")
+    demo.add_argument("--sample-dir", default="sample_data", help="where the sample is written (default: sample_data)")
+    demo.add_argument("--items", type=int, default=40, help="items in the sample (default 40)")
+    demo.add_argument("--regions", type=int, default=4, help="regions in the sample (default 4)")
+
+    gen = add("generate-sample", "Write the seeded sample data set (sales, items, inventory, dc_stock, lanes, events).")
+    gen.add_argument("--out", default="sample_data", help="output folder (default: sample_data)")
+    gen.add_argument("--items", type=int, default=40)
+    gen.add_argument("--regions", type=int, default=4)
+    gen.add_argument("--dcs", type=int, default=2)
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="format of the sales table")
+    gen.add_argument("--clean", action="store_true", help="leave out the deliberately dirty rows")
+    return parser
+
+
+def _generate(out: str, items: int, regions: int, dcs: int = 2, seed: int = 7, fmt: str = "parquet",
+              dirty: bool = True) -> dict[str, Path]:
+    from skuplan.sample import SampleSpec, generate_sample
+
+    spec = SampleSpec(n_items=items, n_regions=regions, n_dcs=dcs, seed=seed, sales_format=fmt, dirty_rows=dirty)
+    return generate_sample(out, spec)
+
+
+def _run(args: argparse.Namespace, overrides: dict | None = None) -> int:
+    from skuplan.config import load_config
+    from skuplan.pipeline import run_pipeline
+    from skuplan.spark import build_session
+
+    cfg = load_config(args.conf, args.conf_file, overrides=overrides)
+    spark = build_session(cfg.spark)
+    started = time.perf_counter()
+    summary = run_pipeline(spark, cfg, args.run_date)
+    print(f"\nskuplan run {summary.run_id} for run_date {summary.run_date} finished in "
+          f"{time.perf_counter() - started:.1f}s")
+    for rec in summary.stages:
+        print(f"  {rec.stage:<9} {rec.seconds:6.1f}s  {rec.detail}")
+    print(f"Delta tables under {Path(summary.output_root).resolve()} (partition run_date={summary.run_date}):")
+    for name, rows in sorted(summary.table_rows.items()):
+        print(f"  {name:<18} {rows:>9} rows")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    from skuplan.config import ConfigError
+    from skuplan.io import InputError
+    from skuplan.pipeline import RunFailed
+
+    try:
+        if args.command == "generate-sample":
+            paths = _generate(args.out, args.items, args.regions, args.dcs, args.seed, args.format, not args.clean)
+            print("\n".join(f"{name}: {path}" for name, path in paths.items()))
+            return EXIT_OK
+        if args.command == "demo":
+            _generate(args.sample_dir, args.items, args.regions)
+            return _run(args, overrides={"inputs": {"root": args.sample_dir}})
+        return _run(args)
+    except (ConfigError, InputError) as exc:
+        print(f"skuplan: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RunFailed as exc:
+        print(f"skuplan: run failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # the one-line reason for operators; the traceback goes to the log
+        logging.getLogger("skuplan").exception("run failed")
+        print(f"skuplan: run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+              file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Storage: input readers (parquet / delta / csv) and idempotent Delta writers. The only module doing I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from skuplan.config import Config, validate_path
+from skuplan.schemas import INPUT_COLUMNS, OPTIONAL_DEFAULTS
+
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+# Which source types can be cast to each target type without losing meaning.
+_CASTABLE = {
+    T.StringType: (T.StringType, T.NumericType, T.BooleanType),
+    T.DoubleType: (T.NumericType, T.StringType, T.BooleanType),
+    T.DateType: (T.DateType, T.TimestampType, T.TimestampNTZType, T.StringType),
+}
+
+
+class InputError(ValueError):
+    """A file- or schema-level input problem: the run stops; the message names file, column and fix."""
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def _check_exists(table: str, path: str) -> None:
+    local = path.removeprefix("file://")
+    if not _is_local(path):
+        return
+    if not os.path.exists(local):
+        raise InputError(
+            f"input {table}: {local} not found; set inputs.{table}.path (or inputs.root) in conf, "
+            "or run `skuplan generate-sample --out <folder>`"
+        )
+    files = [local] if os.path.isfile(local) else [
+        os.path.join(d, f) for d, _, fs in os.walk(local) for f in fs if not f.startswith((".", "_"))
+    ]
+    if not files or all(os.path.getsize(f) == 0 for f in files):
+        raise InputError(f"input {table}: {local} is empty (no data files or only zero-byte files); re-export it")
+
+
+def read_input(spark: SparkSession, cfg: Config, table: str) -> DataFrame | None:
+    """Raw input with the contract's columns, uncast (quality casts and quarantines)."""
+    spec = getattr(cfg.inputs, table)
+    path = cfg.inputs.location(table)
+    if not spec.required and _is_local(path) and not os.path.exists(path.removeprefix("file://")):
+        return None
+    _check_exists(table, path)
+    try:
+        if spec.format == "csv":
+            # Text first: a bad value must reach quarantine with its original spelling.
+            df = spark.read.option("header", True).option("inferSchema", False).csv(path)
+        else:
+            df = spark.read.format(spec.format).load(path)
+        df.schema  # noqa: B018 - forces the footer/log read so format errors surface here
+    except Exception as exc:  # re-raised with the file and the fix; nothing is swallowed
+        raise InputError(
+            f"input {table}: cannot read {path} as {spec.format} ({type(exc).__name__}: {str(exc)[:200]}); "
+            f"check inputs.{table}.format"
+        ) from exc
+    return conform_columns(df, table, path)
+
+
+def conform_columns(df: DataFrame, table: str, path: str = "<dataframe>") -> DataFrame:
+    """Check required columns and castable types; add absent optional columns with their defaults."""
+    present = {f.name.strip().lower(): f for f in df.schema.fields}
+    cols: list[Column] = []
+    for name, target, required in INPUT_COLUMNS[table]:
+        field = present.get(name)
+        if field is None:
+            if required:
+                raise InputError(
+                    f"input {table}: column '{name}' missing in {path} (found: {sorted(present)}); "
+                    f"add it or rename the matching column to '{name}'"
+                )
+            default = OPTIONAL_DEFAULTS.get((table, name))
+            cols.append(F.lit(default).cast(target).alias(name))
+            continue
+        allowed = _CASTABLE[type(target)]
+        if not isinstance(field.dataType, allowed):
+            raise InputError(
+                f"input {table}: column '{name}' in {path} has type {field.dataType.simpleString()}, "
+                f"expected {target.simpleString()} (or text that parses as one); fix the export"
+            )
+        cols.append(F.col(f"`{field.name}`").alias(name))
+    return df.select(*cols)
+
+
+def table_path(cfg: Config, name: str) -> str:
+    if not _TABLE_NAME.match(name):
+        raise ValueError(f"table name {name!r} must match {_TABLE_NAME.pattern}")
+    return validate_path(f"{cfg.outputs.root.rstrip('/')}/{name}", f"outputs.root/{name}")
+
+
+def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, comment: str = "") -> int:
+    """Atomically replace the run_date partition of table `name`; returns the new Delta version.
+
+    replaceWhere makes a rerun of the same run_date replace its rows (no duplicates) in one commit,
+    leaving other run_dates untouched. Rows are hash-partitioned by key so few files are written.
+    """
+    path = table_path(cfg, name)
+    keys = [c for c in ("item_id", "region_id") if c in df.columns] or df.columns[:1]
+    out = df.withColumn("run_date", F.lit(run_date).cast("date")).repartition(
+        cfg.outputs.max_files_per_partition, *keys
+    )
+    writer = (
+        out.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", f"run_date = DATE'{run_date.isoformat()}'")
+        .partitionBy("run_date")
+    )
+    if comment:
+        writer = writer.option("userMetadata", comment)
+    writer.save(path)
+    return table_version(df.sparkSession, path)
+
+
+def table_version(spark: SparkSession, path: str) -> int:
+    return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+
+
+def read_table(spark: SparkSession, cfg: Config, name: str, run_date: dt.date | None = None) -> DataFrame:
+    df = spark.read.format("delta").load(table_path(cfg, name))
+    if run_date is not None:
+        df = df.where(F.col("run_date") == F.lit(run_date).cast("date"))
+    return df
+
+
+def append_manifest(spark: SparkSession, cfg: Config, rows: list[dict], schema: T.StructType) -> None:
+    """The runs manifest is an audit log: append-only, one row per stage per run."""
+    records = [{**r, "table_versions": json.dumps(r.get("table_versions") or {}, sort_keys=True)} for r in rows]
+    spark.createDataFrame(records, schema).coalesce(1).write.format("delta").mode("append").save(
+        table_path(cfg, "runs")
+    )

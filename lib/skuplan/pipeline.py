@@ -1,0 +1,212 @@
+"""The nightly run: the one place that knows the order of the stages.
+
+ingest -> validate -> prepare -> forecast -> policy -> allocate, each stage's outputs written to
+Delta (replacing the run_date partition) and read back by the next stage, so that a stage's UDFs
+run once and a rerun after a failure starts from committed tables only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+
+from skuplan import io
+from skuplan.config import INPUT_TABLES, Config
+from skuplan.forecast.spark import forecast_stage
+from skuplan.quality import validate_table
+from skuplan.schemas import RUNS
+from skuplan.series import aggregate_channels, fill_calendar, series_stats
+
+log = logging.getLogger("skuplan")
+
+STAGES = ("validate", "prepare", "forecast", "policy", "allocate")
+# Test hook for failure-injection tests: raise right after the named stage has committed.
+FAIL_AFTER_ENV = "SKUPLAN_FAIL_AFTER_STAGE"
+
+
+class RunFailed(RuntimeError):
+    """The run stopped for a reason the message states (data or reconciliation problem)."""
+
+
+@dataclass
+class StageRecord:
+    stage: str
+    seconds: float
+    rows_in: int | None = None
+    rows_out: int | None = None
+    rows_quarantined: int | None = None
+    status: str = "ok"
+    detail: str = ""
+    table_versions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    run_date: dt.date
+    output_root: str
+    stages: list[StageRecord]
+    table_rows: dict[str, int]
+
+
+class _Run:
+    def __init__(self, spark: SparkSession, cfg: Config, run_date: dt.date):
+        self.spark, self.cfg, self.run_date = spark, cfg, run_date
+        self.cutoff = run_date - dt.timedelta(days=1)
+        self.run_id = f"{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
+        self.records: list[StageRecord] = []
+        self.table_rows: dict[str, int] = {}
+        self._persisted: list[DataFrame] = []
+
+    def write(self, rec: StageRecord, name: str, df: DataFrame) -> DataFrame:
+        version = io.write_partition(df, self.cfg, name, self.run_date)
+        rec.table_versions[name] = version
+        written = io.read_table(self.spark, self.cfg, name, self.run_date)
+        self.table_rows[name] = written.count()
+        return written
+
+    def keep(self, df: DataFrame) -> DataFrame:
+        df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        self._persisted.append(df)
+        return df
+
+    def release(self) -> None:
+        for df in self._persisted:
+            df.unpersist()
+
+
+def _validate(run: _Run, rec: StageRecord) -> dict[str, DataFrame]:
+    accepted: dict[str, DataFrame] = {}
+    quarantines = []
+    rows_in = rows_ok = 0
+    for table in ("items", *[t for t in INPUT_TABLES if t != "items"]):
+        raw = io.read_input(run.spark, run.cfg, table)
+        if raw is None:
+            continue
+        known = accepted["items"] if table in ("sales", "inventory", "dc_stock") else None
+        result = validate_table(raw, table, run.run_date, run.cfg.quality, known_items_df=known)
+        good = run.keep(result.accepted)
+        n_in, n_ok = raw.count(), good.count()
+        n_bad = result.quarantine.count()
+        if n_in != n_ok + n_bad:
+            raise RunFailed(f"reconciliation failed for {table}: {n_in} rows in != {n_ok} accepted + {n_bad} quarantined")
+        ratio = n_bad / n_in if n_in else 0.0
+        if ratio > run.cfg.quality.max_quarantine_ratio:
+            raise RunFailed(
+                f"input {table}: {n_bad} of {n_in} rows ({ratio:.1%}) quarantined, above "
+                f"quality.max_quarantine_ratio={run.cfg.quality.max_quarantine_ratio}; inspect the file or raise the limit"
+            )
+        rec.detail += f"{table}: {n_in} in = {n_ok} accepted + {n_bad} quarantined; "
+        rows_in, rows_ok = rows_in + n_in, rows_ok + n_ok
+        accepted[table] = good
+        quarantines.append(result.quarantine)
+    quarantine = quarantines[0]
+    for q in quarantines[1:]:
+        quarantine = quarantine.unionByName(q)
+    run.write(rec, "quarantine", quarantine)
+    rec.rows_in, rec.rows_out, rec.rows_quarantined = rows_in, rows_ok, run.table_rows["quarantine"]
+    return accepted
+
+
+def _timed(run: _Run, stage: str, fn, *args):
+    start = time.perf_counter()
+    rec = StageRecord(stage=stage, seconds=0.0)
+    try:
+        result = fn(run, rec, *args)
+    except Exception as exc:
+        rec.seconds, rec.status, rec.detail = time.perf_counter() - start, "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        run.records.append(rec)
+        raise
+    rec.seconds = time.perf_counter() - start
+    run.records.append(rec)
+    log.info("stage %-9s %7.1fs rows_in=%s rows_out=%s %s", stage, rec.seconds, rec.rows_in, rec.rows_out,
+             f"quarantined={rec.rows_quarantined}" if rec.rows_quarantined is not None else "")
+    if os.environ.get(FAIL_AFTER_ENV) == stage:
+        raise RunFailed(f"failure injected after stage {stage} ({FAIL_AFTER_ENV})")
+    return result
+
+
+def _prepare(run: _Run, rec: StageRecord, inputs: dict[str, DataFrame]):
+    daily = aggregate_channels(inputs["sales"])
+    filled = run.keep(fill_calendar(daily, run.cutoff))
+    stats = run.keep(series_stats(filled, run.cutoff))
+    rec.rows_in = inputs["sales"].count()
+    rec.rows_out = filled.count()
+    rec.detail = f"{stats.count()} series"
+    return filled, stats
+
+
+def _forecast(run: _Run, rec: StageRecord, filled: DataFrame, events: DataFrame | None):
+    outs = forecast_stage(filled, run.cfg.forecast, run.cutoff, events, run.cfg.spark.series_per_bucket)
+    written = {name: run.write(rec, name, df) for name, df in
+               zip(("forecasts", "forecast_status", "forecast_metrics"), outs, strict=True)}
+    status = written["forecast_status"]
+    rec.rows_in = filled.count()
+    rec.rows_out = run.table_rows["forecasts"]
+    counts = {r["status"]: r["count"] for r in status.groupBy("status").count().collect()}
+    rec.detail = f"series by status: {dict(sorted(counts.items()))}"
+    return written
+
+
+def _policy(run: _Run, rec: StageRecord, inputs, stats, filled, fc):
+    from skuplan.inventory.spark import policy_stage
+
+    outs = policy_stage(
+        forecasts_df=fc["forecasts"], status_df=fc["forecast_status"], stats_df=stats, history_df=filled,
+        items_df=inputs["items"], inventory_df=inputs["inventory"], cfg=run.cfg.inventory,
+        forecast_cfg=run.cfg.forecast, run_date=run.run_date,
+    )
+    written = {name: run.write(rec, name, df) for name, df in outs.items()}
+    rec.rows_in = stats.count()
+    rec.rows_out = run.table_rows["inventory_policy"]
+    return written
+
+
+def _allocate(run: _Run, rec: StageRecord, inputs, fc, policy):
+    from skuplan.allocation.spark import allocation_stage
+
+    alloc = allocation_stage(
+        policy_df=policy["inventory_policy"], forecasts_df=fc["forecasts"], inventory_df=inputs["inventory"],
+        dc_stock_df=inputs["dc_stock"], lanes_df=inputs["lanes"], items_df=inputs["items"],
+        cfg=run.cfg.allocation, run_date=run.run_date,
+    )
+    run.write(rec, "allocation", alloc)
+    rec.rows_in = policy["inventory_policy"].count()
+    rec.rows_out = run.table_rows["allocation"]
+
+
+def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date) -> RunSummary:
+    """Run every stage for one run_date; idempotent (each output's run_date partition is replaced)."""
+    run = _Run(spark, cfg, run_date)
+    try:
+        inputs = _timed(run, "validate", _validate)
+        filled, stats = _timed(run, "prepare", _prepare, inputs)
+        fc = _timed(run, "forecast", _forecast, filled, inputs.get("events"))
+        policy = _timed(run, "policy", _policy, inputs, stats, filled, fc)
+        _timed(run, "allocate", _allocate, inputs, fc, policy)
+    finally:
+        _write_manifest(run)
+        run.release()
+    return RunSummary(run.run_id, run_date, cfg.outputs.root, run.records, run.table_rows)
+
+
+def _write_manifest(run: _Run) -> None:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rows = [
+        {
+            "run_id": run.run_id, "run_date": run.run_date, "config_hash": run.cfg.fingerprint(), "stage": r.stage,
+            "rows_in": r.rows_in, "rows_out": r.rows_out, "rows_quarantined": r.rows_quarantined,
+            "seconds": float(r.seconds), "status": r.status, "detail": r.detail.strip(),
+            "table_versions": r.table_versions, "finished_at": now,
+        }
+        for r in run.records
+    ]
+    if rows:
+        io.append_manifest(run.spark, run.cfg, rows, RUNS)

@@ -1,0 +1,163 @@
+"""Validation: every input row is either accepted (typed) or quarantined with a reason code.
+
+Rules run in a fixed order and a row gets the first reason that applies, so that
+rows_in == rows_accepted + rows_quarantined holds exactly for every table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from skuplan.config import QualityConfig
+from skuplan.schemas import INPUT_COLUMNS, KEYS, QUARANTINE
+
+EARLIEST_DATE = dt.date(1990, 1, 1)
+
+
+class Validated(NamedTuple):
+    accepted: DataFrame
+    quarantine: DataFrame
+
+
+Rule = tuple[str, str, Column]  # (reason_code, human reason, condition that marks a bad row)
+
+
+def _generic_rules(table: str) -> list[Rule]:
+    rules: list[Rule] = []
+    keys = set(KEYS[table])
+    for name, dtype, required in INPUT_COLUMNS[table]:
+        typed, raw = F.col(name), F.col(f"_raw_{name}")
+        if required and name in keys and isinstance(dtype, T.StringType):
+            rules.append(("NULL_KEY", f"{name} is null or empty", typed.isNull()))
+        rules.append(
+            (f"BAD_{name.upper()}", f"{name} does not parse as {dtype.simpleString()}", raw.isNotNull() & typed.isNull())
+        )
+        if required:
+            rules.append((f"MISSING_{name.upper()}", f"{name} is null", typed.isNull()))
+        if isinstance(dtype, T.DoubleType):
+            rules.append(
+                (f"BAD_{name.upper()}", f"{name} is NaN or infinite", F.isnan(typed) | (F.abs(typed) == float("inf")))
+            )
+    return rules
+
+
+def _table_rules(table: str, run_date: dt.date, cfg: QualityConfig) -> list[Rule]:
+    c = F.col
+    if table == "sales":
+        rules = [
+            ("DATE_AFTER_RUN_DATE", f"date is on or after the run date {run_date}", c("date") >= F.lit(run_date)),
+            ("DATE_OUT_OF_RANGE", f"date is before {EARLIEST_DATE}", c("date") < F.lit(EARLIEST_DATE)),
+            ("NEGATIVE_PROMO", "promo must be between 0 and 1", (c("promo") < 0) | (c("promo") > 1)),
+            ("NEGATIVE_PRICE", "price is negative", c("price") < 0),
+        ]
+        if cfg.returns == "quarantine":
+            rules.insert(0, ("NEGATIVE_UNITS", "units < 0 (a return; set quality.returns: net to net it)", c("units") < 0))
+        return rules
+    if table == "items":
+        return [
+            ("BAD_SERVICE_LEVEL", "service_level must be in (0, 1)", (c("service_level") <= 0) | (c("service_level") >= 1)),
+            ("BAD_SERVICE_TYPE", "service_type must be csl or fill_rate", ~c("service_type").isin("csl", "fill_rate")),
+            ("NEGATIVE_LEAD_TIME", "lead_time_days or lead_time_std_days < 0", (c("lead_time_days") < 0) | (c("lead_time_std_days") < 0)),
+            ("NEGATIVE_COST", "unit_cost, holding_rate or order_cost < 0", (c("unit_cost") < 0) | (c("holding_rate") < 0) | (c("order_cost") < 0)),
+            ("BAD_PACK", "moq and pack_size must be >= 1", (c("moq") < 1) | (c("pack_size") < 1)),
+        ]
+    if table == "inventory":
+        # Negative on_hand is kept: it is impossible data the planner must see as an alert.
+        return [("NEGATIVE_QUANTITY", "on_order or backorders < 0", (c("on_order") < 0) | (c("backorders") < 0))]
+    if table == "dc_stock":
+        return [("NEGATIVE_STOCK", "available < 0", c("available") < 0)]
+    if table == "lanes":
+        return [
+            ("NEGATIVE_COST", "lane unit_cost < 0", c("unit_cost") < 0),
+            ("NEGATIVE_CAPACITY", "lane capacity < 0", c("capacity") < 0),
+        ]
+    return []
+
+
+def _first_reason(rules: list[Rule]) -> tuple[Column, Column]:
+    code = F.coalesce(*[F.when(cond, F.lit(code)) for code, _, cond in rules], F.lit(None).cast("string"))
+    reason = F.coalesce(*[F.when(cond, F.lit(text)) for _, text, cond in rules], F.lit(None).cast("string"))
+    return code, reason
+
+
+def _quarantine_rows(df: DataFrame, table: str, run_date: dt.date) -> DataFrame:
+    raw_cols = [F.col(f"_raw_{name}").alias(name) for name, _, _ in INPUT_COLUMNS[table]]
+    return df.select(
+        F.lit(table).alias("source"),
+        F.to_json(F.struct(*raw_cols), {"ignoreNullFields": "false"}).alias("payload"),
+        F.col("reason_code"),
+        F.col("reason"),
+        F.lit(run_date).cast("date").alias("run_date"),
+    )
+
+
+def validate_table(
+    raw_df: DataFrame,
+    table: str,
+    run_date: dt.date,
+    cfg: QualityConfig,
+    known_items_df: DataFrame | None = None,
+) -> Validated:
+    """Split one input into typed accepted rows and quarantine rows (schema QUARANTINE)."""
+    names = [name for name, _, _ in INPUT_COLUMNS[table]]
+    df = raw_df.select(*[F.col(n).alias(f"_raw_{n}") for n in names], *_typed_from_raw(table))
+    code, reason = _first_reason(_generic_rules(table) + _table_rules(table, run_date, cfg))
+    df = df.withColumn("reason_code", code).withColumn("reason", reason)
+
+    if known_items_df is not None and "item_id" in names:
+        known = known_items_df.select(F.col("item_id").alias("_known_item")).distinct()
+        df = df.join(known, df["item_id"] == known["_known_item"], how="left")
+        unknown = df["reason_code"].isNull() & F.col("_known_item").isNull()
+        df = df.withColumn("reason", F.when(unknown, F.lit("item_id not in the items table")).otherwise(F.col("reason")))
+        df = df.withColumn("reason_code", F.when(unknown, F.lit("UNKNOWN_ITEM")).otherwise(F.col("reason_code")))
+        df = df.drop("_known_item")
+
+    df = _with_duplicate_reasons(df, table, names)
+    accepted = df.where(F.col("reason_code").isNull()).select(*names)
+    quarantine = _quarantine_rows(df.where(F.col("reason_code").isNotNull()), table, run_date)
+    return Validated(accepted, quarantine.select(*[F.col(f.name).cast(f.dataType) for f in QUARANTINE.fields]))
+
+
+def _typed_from_raw(table: str) -> list[Column]:
+    return [F.expr(_cast_sql(name, dtype)).alias(name) for name, dtype, _ in INPUT_COLUMNS[table]]
+
+
+def _cast_sql(name: str, dtype: T.DataType) -> str:
+    raw = f"`_raw_{name}`"
+    if isinstance(dtype, T.StringType):
+        return f"nullif(trim(cast({raw} as string)), '')"
+    if isinstance(dtype, T.DateType):
+        # Timestamps become the business day in the session time zone (UTC).
+        return f"try_cast(trim(cast({raw} as string)) as date)"
+    return f"try_cast({raw} as {dtype.simpleString()})"
+
+
+def _with_duplicate_reasons(df: DataFrame, table: str, names: list[str]) -> DataFrame:
+    """Among otherwise valid rows: identical copies keep one; differing rows for one key all go."""
+    keys = KEYS[table]
+    valid = F.col("reason_code").isNull()
+    row_hash = F.xxhash64(*[F.col(n) for n in names])
+    by_key = Window.partitionBy(*[F.col(k) for k in keys], valid)
+    ordered = by_key.orderBy(row_hash)
+    df = df.withColumn("_h", row_hash)
+    df = df.withColumn("_variants", F.size(F.collect_set("_h").over(by_key)))
+    df = df.withColumn("_rn", F.row_number().over(ordered))
+    conflicting = valid & (F.col("_variants") > 1)
+    exact = valid & (F.col("_variants") == 1) & (F.col("_rn") > 1)
+    key_text = ", ".join(keys)
+    df = df.withColumn(
+        "reason",
+        F.when(conflicting, F.lit(f"several rows with different values for ({key_text})"))
+        .when(exact, F.lit(f"exact duplicate of another row for ({key_text})"))
+        .otherwise(F.col("reason")),
+    )
+    df = df.withColumn(
+        "reason_code",
+        F.when(conflicting, F.lit("CONFLICTING_DUPLICATE")).when(exact, F.lit("EXACT_DUPLICATE")).otherwise(F.col("reason_code")),
+    )
+    return df.drop("_h", "_variants", "_rn")

@@ -1,0 +1,61 @@
+"""SparkSession with Delta Lake configured. Never called at import time."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from pyspark.sql import SparkSession
+
+from skuplan.config import SparkConfig
+
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+# Local-mode defaults that keep small runs quick and reproducible; cluster settings win over them.
+LOCAL_DEFAULTS = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Delta rebuilds table state with this many partitions; the default (50) dominates small runs.
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.databricks.delta.properties.defaults.autoOptimize.optimizeWrite": "false",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.driver.memory": "4g",
+}
+
+
+def delta_jars(jars_dir: str | None) -> list[str]:
+    """The cached Delta JARs (see scripts/fetch_jars.sh); empty when the cluster provides Delta."""
+    jars_dir = os.environ.get("SKUPLAN_JARS_DIR", jars_dir or "")
+    if not jars_dir:
+        return []
+    jars = sorted(glob.glob(os.path.join(jars_dir, "*.jar")))
+    if not jars:
+        raise RuntimeError(
+            f"no Delta JARs in {jars_dir!r}: run `make setup` (fetches them once), "
+            "or set spark.jars_dir to null when the cluster already provides Delta"
+        )
+    return [os.path.abspath(j) for j in jars]
+
+
+def build_session(cfg: SparkConfig, extra_conf: dict[str, str] | None = None) -> SparkSession:
+    """Reuse the active session (spark-submit, Databricks) or start a local one with Delta."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.appName(cfg.app_name).master(cfg.master)
+    settings = {**LOCAL_DEFAULTS, **DELTA_CONF, "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions)}
+    jars = delta_jars(cfg.jars_dir)
+    if jars:
+        settings["spark.jars"] = ",".join(jars)
+    settings.update(cfg.conf)
+    settings.update(extra_conf or {})
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
