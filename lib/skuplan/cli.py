@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--conf-file", action="append", default=[], help="extra YAML merged last (repeatable)")
         p.add_argument("--run-date", type=_date, required=p is run, default=dt.date(2026, 1, 1),
                        help="planning date YYYY-MM-DD; history ends the day before")
+    run.add_argument("--dry-run", action="store_true",
+                     help="check config and that every input is readable with the required columns; run nothing")
     demo.add_argument("--sample-dir", default="sample_data", help="where the sample is written (default: sample_data)")
     demo.add_argument("--items", type=int, default=40, help="items in the sample (default 40)")
     demo.add_argument("--regions", type=int, default=4, help="regions in the sample (default 4)")
@@ -77,6 +79,8 @@ def _run(args: argparse.Namespace, overrides: dict | None = None) -> int:
 
     cfg = load_config(args.conf, args.conf_file, overrides=overrides)
     spark = build_session(cfg.spark)
+    if getattr(args, "dry_run", False):
+        return _dry_run(spark, cfg, args.run_date)
     started = time.perf_counter()
     summary = run_pipeline(spark, cfg, args.run_date)
     print(f"\nskuplan run {summary.run_id} for run_date {summary.run_date} finished in "
@@ -86,6 +90,21 @@ def _run(args: argparse.Namespace, overrides: dict | None = None) -> int:
     print(f"Delta tables under {Path(summary.output_root).resolve()} (partition run_date={summary.run_date}):")
     for name, rows in sorted(summary.table_rows.items()):
         print(f"  {name:<18} {rows:>9} rows")
+    return EXIT_OK
+
+
+def _dry_run(spark, cfg, run_date: dt.date) -> int:
+    from skuplan.config import INPUT_TABLES
+    from skuplan.io import read_input
+    from skuplan.pipeline import STAGES
+
+    print(f"config ok (hash {cfg.fingerprint()}); run_date {run_date}, history up to {run_date - dt.timedelta(days=1)}")
+    for table in INPUT_TABLES:
+        df = read_input(spark, cfg, table)  # raises InputError naming file, column and fix
+        where = cfg.inputs.location(table)
+        print(f"  input {table:<9} {'absent (optional)' if df is None else 'ok'}: {where}")
+    print(f"would run stages {' -> '.join(STAGES)}; forecast model {cfg.forecast.model}, "
+          f"horizon {cfg.forecast.horizon_days} days; Delta output under {cfg.outputs.root}")
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -107,6 +108,17 @@ class QualityConfig(_Strict):
     max_quarantine_ratio: float = Field(0.05, ge=0.0, le=1.0)
     # Units above this multiple of the series' median non-zero sale are flagged, never dropped.
     outlier_factor: float = Field(50.0, gt=1.0)
+    # Time zone whose calendar day a timestamp-typed sale belongs to (text dates keep their own day).
+    business_timezone: str = "UTC"
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"business_timezone must be an IANA zone such as 'UTC' or 'Asia/Shanghai', got {v!r}") from None
+        return v
 
 
 class Config(_Strict):

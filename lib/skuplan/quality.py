@@ -34,6 +34,9 @@ def _generic_rules(table: str) -> list[Rule]:
         typed, raw = F.col(name), F.col(f"_raw_{name}")
         if required and name in keys and isinstance(dtype, T.StringType):
             rules.append(("NULL_KEY", f"{name} is null or empty", typed.isNull()))
+            # Invisible characters make two ids that print alike differ; reject rather than guess.
+            rules.append(("BAD_ID_CHARS", f"{name} has control, zero-width or no-break characters",
+                          typed.rlike(r"[\p{Cc}\p{Cf}\x{00A0}\x{2007}\x{202F}]")))
         rules.append(
             (f"BAD_{name.upper()}", f"{name} does not parse as {dtype.simpleString()}", raw.isNotNull() & typed.isNull())
         )
@@ -105,7 +108,8 @@ def validate_table(
 ) -> Validated:
     """Split one input into typed accepted rows and quarantine rows (schema QUARANTINE)."""
     names = [name for name, _, _ in INPUT_COLUMNS[table]]
-    df = raw_df.select(*[F.col(n).alias(f"_raw_{n}") for n in names], *_typed_from_raw(table))
+    df = raw_df.select(*[F.col(n).alias(f"_raw_{n}") for n in names])
+    df = df.select("*", *_typed_from_raw(raw_df, table, cfg))
     code, reason = _first_reason(_generic_rules(table) + _table_rules(table, run_date, cfg))
     df = df.withColumn("reason_code", code).withColumn("reason", reason)
 
@@ -123,16 +127,24 @@ def validate_table(
     return Validated(accepted, quarantine.select(*[F.col(f.name).cast(f.dataType) for f in QUARANTINE.fields]))
 
 
-def _typed_from_raw(table: str) -> list[Column]:
-    return [F.expr(_cast_sql(name, dtype)).alias(name) for name, dtype, _ in INPUT_COLUMNS[table]]
+def _typed_from_raw(raw_df: DataFrame, table: str, cfg: QualityConfig) -> list[Column]:
+    source = {f.name: f.dataType for f in raw_df.schema.fields}
+    return [
+        F.expr(_cast_sql(name, dtype, source.get(name), cfg.business_timezone)).alias(name)
+        for name, dtype, _ in INPUT_COLUMNS[table]
+    ]
 
 
-def _cast_sql(name: str, dtype: T.DataType) -> str:
+def _cast_sql(name: str, dtype: T.DataType, source: T.DataType | None, timezone: str) -> str:
     raw = f"`_raw_{name}`"
     if isinstance(dtype, T.StringType):
         return f"nullif(trim(cast({raw} as string)), '')"
     if isinstance(dtype, T.DateType):
-        # Timestamps become the business day in the session time zone (UTC).
+        if isinstance(source, T.TimestampType):
+            # An instant: the business day is its calendar day in the business time zone.
+            return f"to_date(from_utc_timestamp({raw}, '{timezone}'))"
+        # Text keeps the calendar day as written: '2024-01-05T23:30-05:00' is a sale on Jan 5
+        # in the store's own zone, which is the day its demand belongs to.
         return f"try_cast(trim(cast({raw} as string)) as date)"
     return f"try_cast({raw} as {dtype.simpleString()})"
 
@@ -142,7 +154,9 @@ def _with_duplicate_reasons(df: DataFrame, table: str, names: list[str]) -> Data
     keys = KEYS[table]
     valid = F.col("reason_code").isNull()
     row_hash = F.xxhash64(*[F.col(n) for n in names])
-    by_key = Window.partitionBy(*[F.col(k) for k in keys], valid)
+    # A return (negative units) is its own transaction, not a conflicting copy of the day's sale.
+    sign = [F.col("units") < 0] if table == "sales" else []
+    by_key = Window.partitionBy(*[F.col(k) for k in keys], *sign, valid)
     ordered = by_key.orderBy(row_hash)
     df = df.withColumn("_h", row_hash)
     df = df.withColumn("_variants", F.size(F.collect_set("_h").over(by_key)))
@@ -161,3 +175,24 @@ def _with_duplicate_reasons(df: DataFrame, table: str, names: list[str]) -> Data
         F.when(conflicting, F.lit("CONFLICTING_DUPLICATE")).when(exact, F.lit("EXACT_DUPLICATE")).otherwise(F.col("reason_code")),
     )
     return df.drop("_h", "_variants", "_rn")
+
+
+def outlier_flags(sales_df: DataFrame, factor: float) -> DataFrame:
+    """Flag (never drop) daily sales above `factor` x the series' median non-zero day.
+
+    A median is robust to the spikes it is meant to find; the flagged rows stay in the history
+    because a real 双十一 spike is an outlier too, and the planner decides.
+    """
+    daily = sales_df.groupBy("item_id", "region_id", "date").agg(F.sum("units").alias("units"))
+    med = daily.where("units > 0").groupBy("item_id", "region_id").agg(
+        F.percentile_approx("units", 0.5, 1000).alias("median_units"), F.count("*").alias("n")
+    )
+    flagged = daily.join(med, ["item_id", "region_id"], how="inner").where(
+        (F.col("n") >= 5) & (F.col("units") > factor * F.col("median_units"))
+    )
+    return flagged.select(
+        "item_id", "region_id", "date",
+        F.lit("EXTREME_OUTLIER").alias("flag"),
+        F.col("units").alias("value"),
+        (F.col("median_units") * factor).alias("threshold"),
+    )
