@@ -64,9 +64,10 @@ def read_input(spark: SparkSession, cfg: Config, table: str) -> DataFrame | None
             df = spark.read.format(spec.format).load(path)
         df.schema  # noqa: B018 - forces the footer/log read so format errors surface here
     except Exception as exc:  # re-raised with the file and the fix; nothing is swallowed
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
         raise InputError(
-            f"input {table}: cannot read {path} as {spec.format} ({type(exc).__name__}: {str(exc)[:200]}); "
-            f"check inputs.{table}.format"
+            f"input {table}: cannot read {path} as {spec.format} ({type(exc).__name__}: {first_line}); "
+            f"check inputs.{table}.format and that the files are not corrupt"
         ) from exc
     return conform_columns(df, table, path)
 

@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from skuplan import io
 from skuplan.config import INPUT_TABLES, Config
 from skuplan.forecast.spark import forecast_stage
-from skuplan.quality import validate_table
+from skuplan.quality import outlier_flags, validate_table
 from skuplan.schemas import RUNS
 from skuplan.series import aggregate_channels, fill_calendar, series_stats
 
@@ -111,6 +111,7 @@ def _validate(run: _Run, rec: StageRecord) -> dict[str, DataFrame]:
     for q in quarantines[1:]:
         quarantine = quarantine.unionByName(q)
     run.write(rec, "quarantine", quarantine)
+    run.write(rec, "data_flags", outlier_flags(accepted["sales"], run.cfg.quality.outlier_factor))
     rec.rows_in, rec.rows_out, rec.rows_quarantined = rows_in, rows_ok, run.table_rows["quarantine"]
     return accepted
 
