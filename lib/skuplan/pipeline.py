@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from skuplan import io
 from skuplan.config import INPUT_TABLES, Config
 from skuplan.forecast.spark import forecast_stage
-from skuplan.quality import outlier_flags, validate_table
+from skuplan.quality import outlier_flags, split_marked, validate_table
 from skuplan.schemas import RUNS
 from skuplan.series import aggregate_channels, fill_calendar, series_stats
 
@@ -86,23 +87,23 @@ def _validate(run: _Run, rec: StageRecord) -> dict[str, DataFrame]:
     accepted: dict[str, DataFrame] = {}
     quarantines = []
     rows_in = rows_ok = 0
+    too_dirty: list[str] = []
     for table in ("items", *[t for t in INPUT_TABLES if t != "items"]):
         raw = io.read_input(run.spark, run.cfg, table)
         if raw is None:
             continue
         known = accepted["items"] if table in ("sales", "inventory", "dc_stock") else None
-        result = validate_table(raw, table, run.run_date, run.cfg.quality, known_items_df=known)
-        good = run.keep(result.accepted)
-        n_in, n_ok = raw.count(), good.count()
-        n_bad = result.quarantine.count()
+        marked = run.keep(validate_table(raw, table, run.run_date, run.cfg.quality, known_items_df=known).marked)
+        result = split_marked(marked, table, run.run_date)
+        good = result.accepted
+        n_in = raw.count()
+        by_outcome = dict(marked.groupBy(F.col("reason_code").isNull().alias("ok")).count().collect())
+        n_ok, n_bad = by_outcome.get(True, 0), by_outcome.get(False, 0)
         if n_in != n_ok + n_bad:
             raise RunFailed(f"reconciliation failed for {table}: {n_in} rows in != {n_ok} accepted + {n_bad} quarantined")
         ratio = n_bad / n_in if n_in else 0.0
         if ratio > run.cfg.quality.max_quarantine_ratio:
-            raise RunFailed(
-                f"input {table}: {n_bad} of {n_in} rows ({ratio:.1%}) quarantined, above "
-                f"quality.max_quarantine_ratio={run.cfg.quality.max_quarantine_ratio}; inspect the file or raise the limit"
-            )
+            too_dirty.append(f"input {table}: {n_bad} of {n_in} rows ({ratio:.1%}) quarantined")
         rec.detail += f"{table}: {n_in} in = {n_ok} accepted + {n_bad} quarantined; "
         rows_in, rows_ok = rows_in + n_in, rows_ok + n_ok
         accepted[table] = good
@@ -113,6 +114,11 @@ def _validate(run: _Run, rec: StageRecord) -> dict[str, DataFrame]:
     run.write(rec, "quarantine", quarantine)
     run.write(rec, "data_flags", outlier_flags(accepted["sales"], run.cfg.quality.outlier_factor))
     rec.rows_in, rec.rows_out, rec.rows_quarantined = rows_in, rows_ok, run.table_rows["quarantine"]
+    if too_dirty:  # raised after the quarantine table is written, so the rejected rows can be inspected
+        raise RunFailed(
+            "; ".join(too_dirty) + f", above quality.max_quarantine_ratio={run.cfg.quality.max_quarantine_ratio}; "
+            "inspect the quarantine table or raise the limit"
+        )
     return accepted
 
 

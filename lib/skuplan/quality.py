@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from skuplan.config import QualityConfig
-from skuplan.schemas import INPUT_COLUMNS, KEYS, QUARANTINE
+from skuplan.schemas import INPUT_COLUMNS, KEYS, NAN_MEANS_NULL, QUARANTINE
 
 EARLIEST_DATE = dt.date(1990, 1, 1)
 
@@ -22,6 +22,7 @@ EARLIEST_DATE = dt.date(1990, 1, 1)
 class Validated(NamedTuple):
     accepted: DataFrame
     quarantine: DataFrame
+    marked: DataFrame  # every row with its reason_code (null = accepted); persist it to count cheaply
 
 
 Rule = tuple[str, str, Column]  # (reason_code, human reason, condition that marks a bad row)
@@ -37,9 +38,10 @@ def _generic_rules(table: str) -> list[Rule]:
             # Invisible characters make two ids that print alike differ; reject rather than guess.
             rules.append(("BAD_ID_CHARS", f"{name} has control, zero-width or no-break characters",
                           typed.rlike(r"[\p{Cc}\p{Cf}\x{00A0}\x{2007}\x{202F}]")))
-        rules.append(
-            (f"BAD_{name.upper()}", f"{name} does not parse as {dtype.simpleString()}", raw.isNotNull() & typed.isNull())
-        )
+        unparsed = raw.isNotNull() & typed.isNull()
+        if (table, name) in NAN_MEANS_NULL:
+            unparsed = unparsed & ~F.coalesce(F.isnan(F.expr(f"try_cast(`_raw_{name}` as double)")), F.lit(False))
+        rules.append((f"BAD_{name.upper()}", f"{name} does not parse as {dtype.simpleString()}", unparsed))
         if required:
             rules.append((f"MISSING_{name.upper()}", f"{name} is null", typed.isNull()))
         if isinstance(dtype, T.DoubleType):
@@ -121,18 +123,29 @@ def validate_table(
         df = df.withColumn("reason_code", F.when(unknown, F.lit("UNKNOWN_ITEM")).otherwise(F.col("reason_code")))
         df = df.drop("_known_item")
 
-    df = _with_duplicate_reasons(df, table, names)
-    accepted = df.where(F.col("reason_code").isNull()).select(*names)
-    quarantine = _quarantine_rows(df.where(F.col("reason_code").isNotNull()), table, run_date)
-    return Validated(accepted, quarantine.select(*[F.col(f.name).cast(f.dataType) for f in QUARANTINE.fields]))
+    marked = _with_duplicate_reasons(df, table, names)
+    return split_marked(marked, table, run_date)
+
+
+def split_marked(marked: DataFrame, table: str, run_date: dt.date) -> Validated:
+    """Accepted rows and quarantine rows of a frame whose rows carry reason_code (null = accepted)."""
+    names = [name for name, _, _ in INPUT_COLUMNS[table]]
+    accepted = marked.where(F.col("reason_code").isNull()).select(*names)
+    quarantine = _quarantine_rows(marked.where(F.col("reason_code").isNotNull()), table, run_date)
+    quarantine = quarantine.select(*[F.col(f.name).cast(f.dataType) for f in QUARANTINE.fields])
+    return Validated(accepted, quarantine, marked)
 
 
 def _typed_from_raw(raw_df: DataFrame, table: str, cfg: QualityConfig) -> list[Column]:
     source = {f.name: f.dataType for f in raw_df.schema.fields}
     return [
-        F.expr(_cast_sql(name, dtype, source.get(name), cfg.business_timezone)).alias(name)
+        _nan_as_null(F.expr(_cast_sql(name, dtype, source.get(name), cfg.business_timezone)), table, name).alias(name)
         for name, dtype, _ in INPUT_COLUMNS[table]
     ]
+
+
+def _nan_as_null(col: Column, table: str, name: str) -> Column:
+    return F.when(~F.isnan(col), col) if (table, name) in NAN_MEANS_NULL else col
 
 
 def _cast_sql(name: str, dtype: T.DataType, source: T.DataType | None, timezone: str) -> str:

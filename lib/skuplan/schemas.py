@@ -72,6 +72,9 @@ OPTIONAL_DEFAULTS = {
     ("inventory", "backorders"): 0.0,
 }
 
+# Optional numbers where NaN in the file means "not given" (e.g. NaN lane capacity = unbounded).
+NAN_MEANS_NULL = {("sales", "price"), ("lanes", "capacity"), ("events", "uplift_hint")}
+
 # Natural keys: duplicates on these are quarantined.
 KEYS = {
     "sales": ["item_id", "region_id", "date", "channel"],

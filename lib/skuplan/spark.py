@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -47,6 +48,10 @@ def build_session(cfg: SparkConfig, extra_conf: dict[str, str] | None = None) ->
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    if cfg.master.startswith("local"):
+        # Local workers must run the driver's interpreter (the venv holding skuplan), not the first
+        # `python3` on the PATH. On a cluster PYSPARK_PYTHON comes from the deployment.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(cfg.app_name).master(cfg.master)
     settings = {**LOCAL_DEFAULTS, **DELTA_CONF, "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions)}
     jars = delta_jars(cfg.jars_dir)

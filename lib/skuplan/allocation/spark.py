@@ -33,7 +33,11 @@ _PART = "_partition"
 
 
 def net_requirements(
-    policy_df: DataFrame, forecasts_df: DataFrame, inventory_df: DataFrame, cfg: AllocationConfig, cutoff: dt.date
+    policy_df: DataFrame,
+    forecasts_df: DataFrame,
+    inventory_df: DataFrame,
+    cfg: AllocationConfig,
+    cutoff: dt.date,
 ) -> DataFrame:
     """requirement = forecast over the horizon + safety stock - on hand - on order, floored at zero."""
     horizon_end = F.date_add(F.lit(cutoff).cast("date"), cfg.horizon_days)
@@ -43,13 +47,18 @@ def net_requirements(
         .agg(F.sum("yhat").alias("horizon_demand"))
     )
     position = inventory_df.select(
-        "item_id", "region_id", (F.col("on_hand") + F.coalesce(F.col("on_order"), F.lit(0.0))).alias("position")
+        "item_id",
+        "region_id",
+        (F.col("on_hand") + F.coalesce(F.col("on_order"), F.lit(0.0))).alias("position"),
     )
-    req = (
-        demand.join(policy_df.select("item_id", "region_id", "safety_stock"), ["item_id", "region_id"], how="left")
-        .join(position, ["item_id", "region_id"], how="left")
+    req = demand.join(
+        policy_df.select("item_id", "region_id", "safety_stock"), ["item_id", "region_id"], how="left"
+    ).join(position, ["item_id", "region_id"], how="left")
+    need = (
+        F.col("horizon_demand")
+        + F.coalesce(F.col("safety_stock"), F.lit(0.0))
+        - F.coalesce(F.col("position"), F.lit(0.0))
     )
-    need = F.col("horizon_demand") + F.coalesce(F.col("safety_stock"), F.lit(0.0)) - F.coalesce(F.col("position"), F.lit(0.0))
     return req.select("item_id", "region_id", F.greatest(need, F.lit(0.0)).alias("requirement"))
 
 
@@ -66,19 +75,31 @@ def allocation_stage(
     """Allocation rows (schema ALLOCATION) for every item with a regional requirement."""
     key = cfg.partition_key
     if key not in items_df.columns:
-        raise ValueError(f"allocation.partition_key {key!r} is not a column of items; use one of {items_df.columns}")
+        raise ValueError(
+            f"allocation.partition_key {key!r} is not a column of items; use one of {items_df.columns}"
+        )
     cutoff = run_date - dt.timedelta(days=1)
     part = items_df.select("item_id", F.coalesce(F.col(key).cast("string"), F.lit("")).alias(_PART))
-    req = net_requirements(policy_df, forecasts_df, inventory_df, cfg, cutoff).join(part, "item_id", how="inner")
+    req = net_requirements(policy_df, forecasts_df, inventory_df, cfg, cutoff).join(
+        part, "item_id", how="inner"
+    )
     supply = dc_stock_df.join(part, "item_id", how="inner")
     # One frame per partition holding both requirement and supply rows: applyInPandas takes one input.
     stacked = req.select(
-        _PART, "item_id", "region_id", "requirement", F.lit(None).cast("string").alias("dc_id"),
+        _PART,
+        "item_id",
+        "region_id",
+        "requirement",
+        F.lit(None).cast("string").alias("dc_id"),
         F.lit(None).cast("double").alias("available"),
     ).unionByName(
         supply.select(
-            _PART, "item_id", F.lit(None).cast("string").alias("region_id"),
-            F.lit(None).cast("double").alias("requirement"), "dc_id", "available",
+            _PART,
+            "item_id",
+            F.lit(None).cast("string").alias("region_id"),
+            F.lit(None).cast("double").alias("requirement"),
+            "dc_id",
+            "available",
         )
     )
     lanes = lanes_df.select("dc_id", "region_id", "unit_cost", "lead_time_days", "capacity").toPandas()
@@ -88,7 +109,9 @@ def allocation_stage(
         is_req = group["region_id"].notna()
         requirements = group.loc[is_req, ["item_id", "region_id", "requirement"]]
         supply_pd = group.loc[~is_req, ["item_id", "dc_id", "available"]]
-        out = solve_allocation(requirements.reset_index(drop=True), supply_pd.reset_index(drop=True), lanes, cfg)
+        out = solve_allocation(
+            requirements.reset_index(drop=True), supply_pd.reset_index(drop=True), lanes, cfg
+        )
         return out.reindex(columns=names)
 
     return stacked.groupBy(_PART).applyInPandas(solve, schema=ALLOCATION)
