@@ -78,11 +78,14 @@ def test_policy_invariants(spark, run):
     cfg, _ = run
     pol = read_table(spark, cfg, "inventory_policy", RUN_DATE).toPandas()
     assert (pol["safety_stock"] >= 0).all()
-    # ROP = d·L + SS for the normal method (pack-size rounding applies to order quantities, not to ROP)
-    normal = pol[pol["method"] == "normal"]
+    # ROP = d·L + SS, plus the expected undershoot below s of a daily-reviewed position (renewal
+    # theory; zero under truly continuous review). sQ protects over the lead time L.
+    normal = pol[(pol["method"] == "normal") & (pol["policy"] == "sQ")]
     assert len(normal) > 0
-    expected = normal["mean_daily_demand"] * normal["lead_time_days"] + normal["safety_stock"]
+    assert ((normal["protection_days"] - normal["lead_time_days"]).abs() < 1e-9).all()
+    expected = normal["mean_daily_demand"] * normal["lead_time_days"] + normal["undershoot"] + normal["safety_stock"]
     assert (normal["reorder_point"] - expected).abs().max() < 1e-6
+    assert (normal["undershoot"] <= normal["mean_daily_demand"]).all()  # at most one review's demand
 
 
 def test_allocation_invariants(spark, run):

@@ -16,6 +16,7 @@ from pyspark.sql import types as T
 
 from skuplan.allocation.config import AllocationConfig
 from skuplan.allocation.lp import solve_allocation
+from skuplan.faults import maybe_fail_once
 
 ALLOCATION = T.StructType(
     [
@@ -106,6 +107,7 @@ def allocation_stage(
     names = ALLOCATION.fieldNames()
 
     def solve(group: pd.DataFrame) -> pd.DataFrame:
+        maybe_fail_once("allocation", group[_PART].iloc[0] if len(group) else "empty")
         is_req = group["region_id"].notna()
         requirements = group.loc[is_req, ["item_id", "region_id", "requirement"]]
         supply_pd = group.loc[~is_req, ["item_id", "dc_id", "available"]]

@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from skuplan.faults import maybe_fail_once
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import forecast_batch, output_columns
 from skuplan.schemas import struct_from_columns
@@ -51,6 +52,7 @@ def _batch_function(cfg: ForecastConfig, cutoff: dt.date, events: pd.DataFrame |
     cutoff_ts = pd.Timestamp(cutoff)
 
     def run(history: pd.DataFrame) -> pd.DataFrame:
+        maybe_fail_once("forecast", history["bucket"].iloc[0] if "bucket" in history and len(history) else "series")
         history = history.drop(columns=["bucket"], errors="ignore")
         history["date"] = pd.to_datetime(history["date"])
         result = forecast_batch(history, cfg, cutoff_ts, events=events)

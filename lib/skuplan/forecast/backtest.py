@@ -1,0 +1,135 @@
+"""Rolling-origin backtests, accuracy metrics and per-series model selection.
+
+Fold k (0 = oldest) trains on history days [0, end_k) and is scored on [end_k, end_k + horizon), with
+end_k = T - horizon - step * (folds - 1 - k): the last fold ends on the cutoff. No leakage by construction:
+the model receives `panel.view(end_k, ...)`, a slice that holds no day >= end_k (promo/price/events for the
+scored days are passed as known-in-advance regressors, as they are for the real forecast).
+A series takes part in a fold only when it has >= min_history_days days before end_k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from skuplan.forecast.base import quantile_column, run_per_series
+from skuplan.forecast.models import REGISTRY
+from skuplan.forecast.panel import Panel, View
+
+
+def fold_ends(n_hist: int, folds: int, horizon: int, step: int) -> list[int]:
+    return [n_hist - horizon - step * (folds - 1 - k) for k in range(folds)]
+
+
+def run_model(name: str, view: View, cfg, levels) -> tuple[dict[str, np.ndarray], list[str | None]]:
+    """Forecast every series of the view: vectorized if the model can, else one instance per series.
+
+    A vectorized model that raises is retried series by series, so one bad series cannot sink the batch.
+    """
+    spec = REGISTRY[name]
+    model = spec.factory(cfg)
+    if hasattr(model, "batch"):
+        try:
+            out = model.batch(view, cfg)
+            bad = ~np.isfinite(out["yhat"]).all(0)
+            errors = ["FloatingPointError: non-finite forecast" if b else None for b in bad]
+            out["yhat"] = np.where(bad[None, :], np.nan, out["yhat"])
+            return out, errors
+        except Exception:  # noqa: BLE001 - retried per series below; errors are reported per series there
+            pass
+    levels = levels if model.native_quantiles else ()
+    return run_per_series(lambda: spec.factory(cfg), view, levels)
+
+
+@dataclass
+class Backtest:
+    yhat: np.ndarray  # (folds, steps, N); NaN where the series is not in the fold or failed
+    native_q: np.ndarray | None  # (folds, steps, N, nq) for models with native quantiles
+    errors: dict[int, str]  # series index -> last error message
+
+
+def backtest(panel: Panel, name: str, cols: np.ndarray, cfg, levels) -> Backtest:
+    bt = cfg.backtest
+    F, S, N = bt.folds, bt.horizon_days, panel.n_series
+    yhat = np.full((F, S, N), np.nan)
+    native = REGISTRY[name].factory(cfg).native_quantiles
+    qs = np.full((F, S, N, len(levels)), np.nan) if native else None
+    errors: dict[int, str] = {}
+    for k, end in enumerate(fold_ends(panel.n_hist, F, S, bt.step_days)):
+        sel = cols[(end - panel.start[cols]) >= cfg.min_history_days] if end > 0 else cols[:0]
+        if len(sel) == 0:
+            continue
+        out, errs = run_model(name, panel.view(end, S, sel), cfg, levels)
+        yhat[k][:, sel] = out["yhat"]
+        if native:
+            for j, q in enumerate(levels):
+                qs[k][:, sel, j] = out.get(quantile_column(q), out["yhat"])
+        errors.update({int(i): e for i, e in zip(sel, errs, strict=True) if e})
+    return Backtest(yhat, qs, errors)
+
+
+def actuals(panel: Panel, folds: int, horizon: int, step: int) -> np.ndarray:
+    """(folds, steps, N) actual units of each fold's scored days; NaN if censored, missing or before start."""
+    out = np.full((folds, horizon, panel.n_series), np.nan)
+    for k, end in enumerate(fold_ends(panel.n_hist, folds, horizon, step)):
+        if end >= 0:
+            out[k] = panel.y[end : end + horizon]
+    return out
+
+
+def naive_scale(y: np.ndarray, season: int) -> tuple[np.ndarray, np.ndarray]:
+    """In-sample seasonal-naive MAE and MSE per column of y (t, n): the MASE and RMSSE denominators."""
+    if len(y) <= season:
+        nan = np.full(y.shape[1], np.nan)
+        return nan, nan
+    d = y[season:] - y[:-season]
+    ok = np.isfinite(d)
+    cnt = np.maximum(ok.sum(0), 1)
+    mae = np.where(ok, np.abs(d), 0.0).sum(0) / cnt
+    mse = np.where(ok, d * d, 0.0).sum(0) / cnt
+    bad = ok.sum(0) == 0
+    return np.where(bad, np.nan, mae), np.where(bad, np.nan, mse)
+
+
+def fold_metrics(a, f, q, levels, mae_scale, mse_scale) -> dict[str, np.ndarray]:
+    """Metrics per series from actuals a (steps, n), forecasts f (steps, n), quantiles q (steps, n, nq)."""
+    valid = np.isfinite(a) & np.isfinite(f)
+    cnt = valid.sum(0)
+    e = np.where(valid, f - a, 0.0)
+    sa = np.where(valid, a, 0.0).sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wape = np.where(sa > 0, np.abs(e).sum(0) / sa, np.nan)
+        bias = np.where(sa > 0, e.sum(0) / sa, np.nan)
+        mase = np.where(mae_scale > 0, np.abs(e).sum(0) / np.maximum(cnt, 1) / mae_scale, np.nan)
+        rmsse = np.where(mse_scale > 0, np.sqrt((e * e).sum(0) / np.maximum(cnt, 1) / mse_scale), np.nan)
+        lv = np.asarray(levels)[None, None, :]
+        diff = a[..., None] - q
+        loss = np.where(valid[..., None], np.maximum(lv * diff, (lv - 1) * diff), 0.0)
+        pinball = loss.sum((0, 2)) / np.maximum(cnt, 1) / len(levels)
+        inside = (a >= q[..., 0] - 1e-9) & (a <= q[..., -1] + 1e-9)
+        coverage = np.where(valid, inside, False).sum(0) / np.maximum(cnt, 1)
+        if len(levels) < 2:
+            coverage = np.full_like(coverage, np.nan, dtype=float)
+    return {
+        "wape": wape,
+        "mase": mase,
+        "rmsse": rmsse,
+        "bias": bias,
+        "pinball": pinball,
+        "coverage": coverage,
+        "abs_error": np.abs(e).sum(0),
+        "n": cnt,
+    }
+
+
+def select(abs_error: np.ndarray, names: list[str]) -> np.ndarray:
+    """Index of the best model per series by total backtest absolute error (== WAPE: same actuals for all
+    candidates of a series); ties within 1e-9 relative go to the simpler model. abs_error: (models, n), NaN =
+    not scored. Series with no scores get -1."""
+    cx = np.array([REGISTRY[m].complexity for m in names], dtype=float)
+    err = np.where(np.isfinite(abs_error), abs_error, np.inf)
+    best = err.min(0)
+    tied = err <= best * (1 + 1e-9) + 1e-12
+    choice = np.argmin(np.where(tied, cx[:, None], np.inf), axis=0)
+    return np.where(np.isfinite(best), choice, -1)

@@ -1,0 +1,97 @@
+"""Screening of poison series and the forecasts of series no model should (or could) fit.
+
+Kinds, checked in this order (status / model / forecast):
+  nodata  no finite unit on or before the cutoff (all NaN, censored or absent): failed / zero / 0
+  bad     inf, negative or > max_units units: those days become missing; failed / seasonal_naive on the rest
+  zero    no demand at all: fallback / zero / 0
+  cold    fewer than min_history_days observed days: fallback / mean / the mean of its last RECENT_DAYS
+          observed days (new items ramp up: the whole-history mean lags), shrunk toward its (category,
+          region) profile when history has a `category` column:
+          yhat = w * own_mean + (1 - w) * profile, w = n / (n + 14), profile = mean recent (28-day) level
+          of the batch's established series of the same category and region (own mean when none).
+  ok      everything else goes to the models.
+Stockout (censored) and NaN days are masked to NaN in `panel.y` here, once, for every model downstream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from skuplan.forecast.baselines import _nanmean0, seasonal_naive_matrix
+from skuplan.forecast.panel import Panel
+
+PRIOR_DAYS = 14.0
+RECENT_DAYS = 14
+
+
+@dataclass
+class Screen:
+    kind: np.ndarray  # (N,) object: ok | nodata | bad | zero | cold
+    message: np.ndarray  # (N,) object
+    n_obs: np.ndarray  # (N,) observed (finite, uncensored) days
+
+
+def screen(panel: Panel, cfg) -> Screen:
+    y = panel.y
+    n = panel.n_series
+    bad_inf, bad_neg = np.isinf(y), y < 0
+    with np.errstate(invalid="ignore"):
+        bad_big = np.isfinite(y) & (y > cfg.max_units)
+    bad = bad_inf | bad_neg | bad_big
+    panel.y = np.where(bad | panel.censored, np.nan, y)
+    obs = np.isfinite(panel.y)
+    n_obs = obs.sum(0)
+    total = np.where(obs, panel.y, 0.0).sum(0)
+    kind = np.full(n, "ok", dtype=object)
+    msg = np.full(n, "", dtype=object)
+    cold = n_obs < cfg.min_history_days
+    kind[cold] = "cold"
+    msg[cold] = [
+        f"cold start: {k} observed days < min_history_days={cfg.min_history_days}" for k in n_obs[cold]
+    ]
+    zero = total <= 0
+    kind[zero] = "zero"
+    msg[zero] = "no demand in history: zero forecast"
+    nbad = bad.sum(0)
+    for j in np.flatnonzero(nbad):
+        kind[j] = "bad"
+        parts = [
+            f"{c} {label}"
+            for c, label in (
+                (int(bad_inf[:, j].sum()), "inf"),
+                (int(bad_neg[:, j].sum()), "negative"),
+                (int(bad_big[:, j].sum()), f"> max_units={cfg.max_units:g}"),
+            )
+            if c
+        ]
+        msg[j] = f"units contain {', '.join(parts)} values; treated as missing, seasonal-naive fallback"
+    nodata = n_obs == 0
+    kind[nodata] = "nodata"
+    msg[nodata] = "no finite units on or before the cutoff (all NaN, censored or absent): zero forecast"
+    return Screen(kind, msg, n_obs)
+
+
+def cold_start(panel: Panel, idx: np.ndarray, established: np.ndarray, h: int) -> np.ndarray:
+    """(h, len(idx)) flat forecasts for cold-start series (see module docstring)."""
+    y = panel.y[:, idx]
+    n = np.isfinite(y).sum(0)
+    # Mean of the last RECENT_DAYS observed days: rank observed days from the end, keep the first ones.
+    from_end = np.cumsum(np.isfinite(y[::-1]), axis=0)[::-1]
+    own = _nanmean0(np.where(from_end <= RECENT_DAYS, y, np.nan))
+    if "category" not in panel.keys.columns or len(established) == 0:
+        return np.repeat(own[None, :], h, axis=0)
+    recent = _nanmean0(panel.y[-28:, established])
+    grp = ["category", "region_id"]
+    prof = panel.keys.iloc[established][grp].assign(level=recent).groupby(grp, dropna=False)["level"].mean()
+    look = pd.MultiIndex.from_frame(panel.keys.iloc[idx][grp])
+    profile = prof.reindex(look).to_numpy()
+    w = n / (n + PRIOR_DAYS)
+    level = np.where(np.isfinite(profile), w * own + (1 - w) * np.nan_to_num(profile), own)
+    return np.repeat(level[None, :], h, axis=0)
+
+
+def naive_fallback(panel: Panel, idx: np.ndarray, h: int, season: int) -> np.ndarray:
+    return seasonal_naive_matrix(panel.y[:, idx], panel.start[idx], h, season)

@@ -1,0 +1,61 @@
+"""Model registry: every forecasting model behind one contract (see base.Model), built from a ForecastConfig.
+
+`REGISTRY[name].factory(cfg)` returns a fresh model; models with a `batch(view, cfg)` method are vectorized
+over series, the others run one instance per series. `complexity` breaks ties in model selection (simpler
+wins) and `slow` marks models whose backtests are opt-in (ForecastConfig.backtest_slow_models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from skuplan.forecast.base import Model, quantile_column, run_per_series
+from skuplan.forecast.baselines import MovingAverage, SeasonalNaive
+from skuplan.forecast.intermittent import SBA, TSB, Croston
+from skuplan.forecast.prophet_model import ProphetModel
+from skuplan.forecast.regression import Regression
+from skuplan.forecast.stats_models import ARIMA, ETS
+
+__all__ = [
+    "ARIMA",
+    "ETS",
+    "REGISTRY",
+    "SBA",
+    "TSB",
+    "Croston",
+    "Model",
+    "ModelSpec",
+    "MovingAverage",
+    "ProphetModel",
+    "Regression",
+    "SeasonalNaive",
+    "quantile_column",
+    "run_per_series",
+]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    factory: Callable[..., Model]
+    complexity: int
+    slow: bool = False
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    "seasonal_naive": ModelSpec(lambda c: SeasonalNaive(c.season_length), 0),
+    "moving_average": ModelSpec(lambda c: MovingAverage(c.moving_average_window), 1),
+    "croston": ModelSpec(lambda c: Croston(c.croston_alpha), 2),
+    "sba": ModelSpec(lambda c: SBA(c.croston_alpha), 3),
+    "tsb": ModelSpec(lambda c: TSB(c.tsb_alpha, c.tsb_beta), 4),
+    "regression": ModelSpec(Regression.from_config, 5),
+    "ets": ModelSpec(lambda c: ETS(c.season_length, c.slow_model_max_history_days), 6, slow=True),
+    "arima": ModelSpec(lambda c: ARIMA(c.season_length, c.slow_model_max_history_days), 7, slow=True),
+    "prophet": ModelSpec(
+        lambda c: ProphetModel(
+            c.seed, c.holidays_country, c.prophet_uncertainty_samples, c.slow_model_max_history_days
+        ),
+        8,
+        slow=True,
+    ),
+}

@@ -1,0 +1,133 @@
+"""Run every candidate model over its series (backtest + final fit), score and select per series.
+
+A model runs once per fold and once for the final forecast over ALL its series of the batch (vectorized when
+it can). Its residuals give the conformal quantiles (tail-calibrated, see quantiles.TailCalibration) unless it
+has native ones. Selection: lowest total backtest absolute error, ties to the simpler model (backtest.select).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from skuplan.forecast import backtest as bt
+from skuplan.forecast.base import quantile_column
+from skuplan.forecast.baselines import _nanmean0
+from skuplan.forecast.config import ForecastConfig
+from skuplan.forecast.models import REGISTRY
+from skuplan.forecast.quantiles import TailCalibration, conformal_offsets, poisson_quantiles, zero_fraction
+
+
+class Ctx(NamedTuple):
+    panel: object
+    cfg: ForecastConfig
+    levels: np.ndarray
+    dclass: np.ndarray  # (N,) demand class: groups for the tail calibration
+    A: np.ndarray  # (folds, steps, N) backtest actuals
+    scale: np.ndarray  # (N,) residual scale for conformal pooling
+    level: np.ndarray  # (N,) mean demand
+    p0: np.ndarray  # (N,) recent zero share before the cutoff
+    p0_folds: np.ndarray  # (folds, N) recent zero share before each fold's cut-off
+
+
+def context(panel, cfg, levels, dclass) -> Ctx:
+    B = cfg.backtest
+    A = bt.actuals(panel, B.folds, B.horizon_days, B.step_days)
+    mae_all, _ = bt.naive_scale(panel.y, cfg.season_length)
+    level = _nanmean0(panel.y)
+    # Residual scale for conformal pooling: the MASE denominator, floored for flat series.
+    scale = np.maximum(np.nan_to_num(mae_all, nan=0.0), np.maximum(0.1 * level, 1e-3))
+    ends = bt.fold_ends(panel.n_hist, B.folds, B.horizon_days, B.step_days)
+    p0_folds = np.stack([zero_fraction(panel.y[: max(e, 0)]) for e in ends])
+    return Ctx(panel, cfg, levels, dclass, A, scale, level, zero_fraction(panel.y), p0_folds)
+
+
+class Run(NamedTuple):
+    yhat: np.ndarray  # (H, N) final forecast, NaN where not run or failed
+    q: np.ndarray  # (H, N, nq) quantiles: native, else calibrated conformal
+    R: np.ndarray  # (folds, steps, N) backtest residuals actual - forecast (NaN = not scored / final failed)
+    fold_yhat: np.ndarray  # (folds, steps, N)
+    fold_q: np.ndarray | None  # (folds, steps, N, nq); conformal ones from the other folds (leave-one-out)
+    score: np.ndarray  # (N,) total backtest absolute error; NaN = no fold; inf = failed in a fold
+    errors: dict[int, str]
+
+
+def run_model(ctx: Ctx, m: str, cols: np.ndarray) -> Run:
+    panel, cfg, levels, A = ctx.panel, ctx.cfg, ctx.levels, ctx.A
+    N, T, H, B = panel.n_series, panel.n_hist, cfg.horizon_days, cfg.backtest
+    out, errs = bt.run_model(m, panel.view(T, H, cols), cfg, levels)
+    yhat = np.full((H, N), np.nan)
+    yhat[:, cols] = out["yhat"]
+    native = REGISTRY[m].factory(cfg).native_quantiles
+    q = np.full((H, N, len(levels)), np.nan)
+    if native:
+        for j, lv in enumerate(levels):
+            q[:, cols, j] = out.get(quantile_column(lv), out["yhat"])
+    errors = {int(i): f"{m}: {e}" for i, e in zip(cols, errs, strict=True) if e}
+    if REGISTRY[m].slow and not cfg.backtest_slow_models:
+        nan = np.full((B.folds, B.horizon_days, N), np.nan)
+        return Run(yhat, q, nan, nan, None, np.full(N, np.nan), errors)
+    res = bt.backtest(panel, m, cols, cfg, levels)
+    errors.update({i: f"{m} (backtest): {e}" for i, e in res.errors.items() if i not in errors})
+    R = A - res.yhat
+    in_cols = np.zeros(N, dtype=bool)
+    in_cols[cols] = True
+    elig = eligible(panel, cfg) & in_cols[None, :]  # (folds, N): the series took part in the fold
+    scored = elig & np.isfinite(A).any(1)
+    failed = (elig & ~np.isfinite(res.yhat).all(1)).any(0)
+    total = np.nansum(np.where(scored[:, None, :], np.abs(R), np.nan), axis=(0, 1))
+    score = np.where(failed, np.inf, np.where(scored.any(0), total, np.nan))
+    # Residuals feed the batch's conformal pools: a series whose final fit failed must not sway its neighbours.
+    R = np.where(np.isfinite(yhat).all(0)[None, None, :], R, np.nan)
+    fold_q = res.native_q
+    if not native:
+        cal = TailCalibration(levels, cfg.conformal_min_residuals)
+        cal.fit(R, res.yhat, A, ctx.scale, ctx.dclass, ctx.p0_folds[-1])
+        q = cal.quantiles(yhat, cal.offsets(R, ctx.scale, H), ctx.p0)
+        fold_q = np.stack(
+            [
+                cal.quantiles(res.yhat[k], cal.offsets(R, ctx.scale, B.horizon_days, k), ctx.p0_folds[k])
+                for k in range(B.folds)
+            ]
+        )
+    return Run(yhat, q, R, res.yhat, fold_q, score, errors)
+
+
+def eligible(panel, cfg) -> np.ndarray:
+    B = cfg.backtest
+    ends = np.array(bt.fold_ends(panel.n_hist, B.folds, B.horizon_days, B.step_days))
+    return (ends[:, None] > 0) & ((ends[:, None] - panel.start[None, :]) >= cfg.min_history_days)
+
+
+def select(names, runs, member, cand, N):
+    """Chosen model index per series (-1 = none succeeded) and a message listing candidate failures."""
+    choice = np.full(N, -1)
+    messages = np.full(N, "", dtype=object)
+    if not names:
+        return choice, messages
+    score = np.stack([runs[m].score for m in names])  # (M, N)
+    final_ok = np.stack([np.isfinite(runs[m].yhat).all(0) for m in names]) & member
+    score = np.where(final_ok, score, np.nan)
+    best = bt.select(np.where(np.isfinite(score), score, np.nan), names)
+    choice[:] = best
+    for i in np.flatnonzero((best < 0) & member.any(0)):  # no backtest score: first candidate that ran
+        for m in cand[i]:
+            if final_ok[names.index(m), i]:
+                choice[i] = names.index(m)
+                break
+    for m in names:
+        for i, e in runs[m].errors.items():
+            messages[i] = f"{messages[i]}; {e}" if messages[i] else e
+    return choice, messages
+
+
+def fallback_quantiles(yhat, R_sel, scale, fall_scale, levels, H):
+    """Pooled conformal offsets (the batch's residuals of the chosen models, normalized by their series'
+    scale) times each fallback series' scale; Poisson quantiles when the batch has no residuals at all."""
+    if not np.isfinite(R_sel).any():
+        return poisson_quantiles(yhat, levels)
+    n = yhat.shape[1]
+    R = np.concatenate([R_sel, np.full(R_sel.shape[:2] + (n,), np.nan)], axis=2)
+    off = conformal_offsets(R, np.concatenate([scale, fall_scale]), levels, H, np.inf)[:, -n:]
+    return yhat[..., None] + off
