@@ -103,8 +103,8 @@ def table_path(cfg: Config, name: str) -> str:
     return validate_path(f"{cfg.outputs.root.rstrip('/')}/{name}", f"outputs.root/{name}")
 
 
-def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, comment: str = "") -> int:
-    """Atomically replace the run_date partition of table `name`; returns the new Delta version.
+def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, comment: str = "") -> tuple[int, int]:
+    """Atomically replace the run_date partition of table `name`; returns (Delta version, rows written).
 
     replaceWhere makes a rerun of the same run_date replace its rows (no duplicates) in one commit,
     leaving other run_dates untouched. Rows are hash-partitioned by key so few files are written.
@@ -123,11 +123,13 @@ def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, co
     if comment:
         writer = writer.option("userMetadata", comment)
     writer.save(path)
-    return table_version(df.sparkSession, path)
+    return last_commit(df.sparkSession, path)
 
 
-def table_version(spark: SparkSession, path: str) -> int:
-    return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+def last_commit(spark: SparkSession, path: str) -> tuple[int, int]:
+    """Version and rows written of the table's latest commit, from the Delta log (no data scan)."""
+    row = DeltaTable.forPath(spark, path).history(1).select("version", "operationMetrics").first()
+    return int(row["version"]), int((row["operationMetrics"] or {}).get("numOutputRows", 0))
 
 
 def read_table(spark: SparkSession, cfg: Config, name: str, run_date: dt.date | None = None) -> DataFrame:

@@ -67,11 +67,10 @@ class _Run:
         self._persisted: list[DataFrame] = []
 
     def write(self, rec: StageRecord, name: str, df: DataFrame) -> DataFrame:
-        version = io.write_partition(df, self.cfg, name, self.run_date)
+        version, rows = io.write_partition(df, self.cfg, name, self.run_date)
         rec.table_versions[name] = version
-        written = io.read_table(self.spark, self.cfg, name, self.run_date)
-        self.table_rows[name] = written.count()
-        return written
+        self.table_rows[name] = rows
+        return io.read_table(self.spark, self.cfg, name, self.run_date)
 
     def keep(self, df: DataFrame) -> DataFrame:
         df = df.persist(StorageLevel.MEMORY_AND_DISK)

@@ -1,0 +1,205 @@
+"""Spark glue for the inventory stage: features, segments, policy, replenishment, alerts and KPIs.
+
+The math lives in the pure modules of this package; this layer only groups, ships and collects:
+- per-series work (features, policy) runs in buckets of many series per pandas call;
+- segmentation is global by nature (ABC ranks every series, k-means sees all of them) and runs on the
+  driver over ONE ROW PER SERIES of features (a few floats each), never over the daily history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from skuplan.forecast.config import ForecastConfig
+from skuplan.forecast.engine import quantile_column
+from skuplan.inventory.alerts import ALERT_COLUMNS, alerts
+from skuplan.inventory.config import InventoryConfig
+from skuplan.inventory.kpis import KPI_COLUMNS, kpis
+from skuplan.inventory.plan import PLAN_COLUMNS, plan_policy
+from skuplan.inventory.policies import REPLENISHMENT_COLUMNS, replenishment
+from skuplan.inventory.segments import FEATURES, abc_xyz, kmeans_segments, segment_features
+from skuplan.series import SERIES_KEYS, with_bucket
+
+_STRING_COLS = {
+    "item_id", "region_id", "status", "message", "policy", "method", "demand_class", "segment", "sigma_source",
+    "service_type", "lot_sizing", "reason_code", "reason", "alert_type", "severity", "abc", "xyz", "cluster_label",
+}  # fmt: skip
+_BOOL_COLS = {"z_capped"}
+_DATE_COLS = {"expected_arrival_date"}
+_INT_COLS = {"cluster"}
+SEGMENT_COLUMNS = ["item_id", "region_id", "abc", "xyz", "segment", "cluster", "cluster_label", *FEATURES, "xyz_cv"]
+
+
+def _spark_type(name: str) -> T.DataType:
+    if name in _STRING_COLS:
+        return T.StringType()
+    if name in _BOOL_COLS:
+        return T.BooleanType()
+    if name in _DATE_COLS:
+        return T.DateType()
+    if name in _INT_COLS:
+        return T.IntegerType()
+    return T.DoubleType()
+
+
+def schema_of(columns) -> T.StructType:
+    return T.StructType([T.StructField(c, _spark_type(c), True) for c in columns])
+
+
+def _conform(frame: pd.DataFrame, schema: T.StructType) -> pd.DataFrame:
+    """Pandas frame with exactly the schema's columns; inf becomes NaN (Delta/Arrow friendly)."""
+    out = frame.reindex(columns=schema.fieldNames())
+    for f in schema.fields:
+        if isinstance(f.dataType, T.DoubleType):
+            out[f.name] = pd.to_numeric(out[f.name], errors="coerce").astype(float).replace([np.inf, -np.inf], np.nan)
+        elif isinstance(f.dataType, T.DateType):
+            out[f.name] = pd.to_datetime(out[f.name]).dt.date
+        elif isinstance(f.dataType, T.IntegerType):
+            out[f.name] = pd.to_numeric(out[f.name], errors="coerce").astype("Int32")
+    return out
+
+
+def forecast_summary(forecasts_df: DataFrame, forecast_cfg: ForecastConfig) -> DataFrame:
+    """Mean forecast per day and the forecast-error sigma implied by the outer quantile band.
+
+    For a normal error, (q_hi - q_lo) / (z_hi - z_lo) is its sigma; the band comes from the
+    backtest residuals (conformal), so this is the sigma of forecast error, not of raw demand.
+    """
+    from scipy.stats import norm
+
+    lo, hi = min(forecast_cfg.quantiles), max(forecast_cfg.quantiles)
+    spread = float(norm.ppf(hi) - norm.ppf(lo))
+    band = F.col(quantile_column(hi)) - F.col(quantile_column(lo))
+    sigma = F.avg(band) / F.lit(spread) if spread > 0 else F.lit(None).cast("double")
+    return forecasts_df.groupBy(*SERIES_KEYS).agg(
+        F.avg("yhat").alias("mean_daily_demand"), sigma.alias("sigma_daily")
+    )
+
+
+def _features(history_df: DataFrame, cfg: InventoryConfig, n_buckets: int) -> DataFrame:
+    cols = ["item_id", "region_id", *FEATURES, "xyz_cv"]
+    schema = schema_of(cols)
+
+    def run(pdf: pd.DataFrame) -> pd.DataFrame:
+        feats = segment_features(pdf, bucket_days=cfg.xyz_bucket_days)
+        return _conform(feats, schema)
+
+    hist = with_bucket(history_df.select(*SERIES_KEYS, "date", "units"), n_buckets)
+    return hist.groupBy("bucket").applyInPandas(lambda pdf: run(pdf.drop(columns="bucket")), schema=schema)
+
+
+def segments(features_df: DataFrame, summary_df: DataFrame, items_df: DataFrame, cfg: InventoryConfig) -> DataFrame:
+    """ABC x XYZ and k-means clusters: global, on one row per series (collected; see module doc)."""
+    base = features_df.join(summary_df.select(*SERIES_KEYS, "mean_daily_demand"), SERIES_KEYS, how="inner").join(
+        items_df.select("item_id", "unit_cost"), "item_id", how="inner"
+    )
+    # Cumulative value share computed in Spark so ABC stays global without the pandas side sorting.
+    value = F.col("mean_daily_demand") * F.lit(cfg.days_per_year) * F.col("unit_cost")
+    order = Window.orderBy(value.desc(), F.col("item_id"), F.col("region_id"))
+    before = Window.orderBy(value.desc(), F.col("item_id"), F.col("region_id")).rowsBetween(
+        Window.unboundedPreceding, -1
+    )
+    total = base.agg(F.sum(value)).first()[0] or 0.0
+    ranked = base.withColumn(
+        "cum_share_before",
+        F.coalesce(F.sum(value).over(before), F.lit(0.0)) / F.lit(total if total > 0 else 1.0),
+    ).withColumn("_rank", F.row_number().over(order))
+    pdf = ranked.orderBy("_rank").drop("_rank").toPandas()
+    spark = features_df.sparkSession
+    schema = schema_of(SEGMENT_COLUMNS)
+    if pdf.empty:
+        return spark.createDataFrame([], schema)
+    seg = abc_xyz(pdf, cfg)
+    clusters = kmeans_segments(pdf, (cfg.kmeans.k_min, cfg.kmeans.k_max), seed=cfg.seed, cfg=cfg.kmeans)
+    seg = seg.merge(clusters[[*SERIES_KEYS, "cluster", "cluster_label"]], on=SERIES_KEYS, how="left")
+    return spark.createDataFrame(_conform(seg, schema), schema)
+
+
+def _plan(stats_df: DataFrame, history_df: DataFrame, forecasts_df: DataFrame, cfg: InventoryConfig,
+          n_buckets: int) -> DataFrame:
+    schema = schema_of(PLAN_COLUMNS)
+    daily = history_df.select(*SERIES_KEYS, "date", "units", F.lit(None).cast("double").alias("yhat")).unionByName(
+        forecasts_df.select(*SERIES_KEYS, "date", F.lit(None).cast("double").alias("units"), "yhat")
+    )
+
+    def run(stats: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
+        if stats.empty:
+            return pd.DataFrame(columns=schema.fieldNames())
+        is_hist = days["units"].notna()
+        history = days.loc[is_hist, [*SERIES_KEYS, "date", "units"]]
+        future = days.loc[~is_hist, [*SERIES_KEYS, "date", "yhat"]]
+        out = plan_policy(stats.drop(columns="bucket"), cfg, history=history, forecast=future)
+        return _conform(out, schema)
+
+    return (
+        with_bucket(stats_df, n_buckets)
+        .groupBy("bucket")
+        .cogroup(with_bucket(daily, n_buckets).groupBy("bucket"))
+        .applyInPandas(run, schema=schema)
+    )
+
+
+def _per_series(policy_df: DataFrame, inventory_df: DataFrame, fn, columns, run_date: dt.date,
+                cfg: InventoryConfig, n_buckets: int) -> DataFrame:
+    """Apply a pure (policy, inventory) -> frame function in buckets of series."""
+    schema = schema_of(columns)
+
+    def run(pol: pd.DataFrame, inv: pd.DataFrame) -> pd.DataFrame:
+        if pol.empty:
+            return pd.DataFrame(columns=schema.fieldNames())
+        return _conform(fn(pol.drop(columns="bucket"), inv.drop(columns="bucket"), run_date, cfg), schema)
+
+    return (
+        with_bucket(policy_df, n_buckets)
+        .groupBy("bucket")
+        .cogroup(with_bucket(inventory_df, n_buckets).groupBy("bucket"))
+        .applyInPandas(run, schema=schema)
+    )
+
+
+def policy_stage(
+    forecasts_df: DataFrame,
+    status_df: DataFrame,
+    stats_df: DataFrame,
+    history_df: DataFrame,
+    items_df: DataFrame,
+    inventory_df: DataFrame,
+    cfg: InventoryConfig,
+    forecast_cfg: ForecastConfig,
+    run_date: dt.date,
+    series_per_bucket: int = 2000,
+) -> dict[str, DataFrame]:
+    """inventory_policy, replenishment, alerts and kpis DataFrames for one run."""
+    n_series = stats_df.count()
+    n_buckets = max(1, math.ceil(n_series / series_per_bucket))
+    cutoff = run_date - dt.timedelta(days=1)
+    recent = history_df.where(F.col("date") > F.date_sub(F.lit(cutoff).cast("date"), cfg.bootstrap_window_days))
+    summary = forecast_summary(forecasts_df, forecast_cfg)
+    seg = segments(_features(recent, cfg, n_buckets), summary, items_df, cfg)
+    series = (
+        summary.join(status_df.select(*SERIES_KEYS, "demand_class"), SERIES_KEYS, how="left")
+        .join(stats_df.select(*SERIES_KEYS, F.col("std_daily").alias("sigma_demand_daily")), SERIES_KEYS, how="left")
+        .join(seg.select(*SERIES_KEYS, "segment", "abc", "xyz", "cluster", "cluster_label"), SERIES_KEYS, how="left")
+        .join(items_df.drop("category"), "item_id", how="inner")
+    )
+    policy = _plan(series, recent, forecasts_df, cfg, n_buckets)
+    policy = policy.join(seg.select(*SERIES_KEYS, "abc", "xyz", "cluster", "cluster_label"), SERIES_KEYS, how="left")
+    policy = policy.persist()
+    inventory = inventory_df.join(stats_df.select(*SERIES_KEYS, "last_sale_date"), SERIES_KEYS, how="left")
+    return {
+        "inventory_policy": policy,
+        "replenishment": _per_series(policy, inventory, lambda p, i, d, c: replenishment(p, i, d, c),
+                                     REPLENISHMENT_COLUMNS, run_date, cfg, n_buckets),
+        "alerts": _per_series(policy, inventory, lambda p, i, d, c: alerts(p, i, d, c), ALERT_COLUMNS,
+                              run_date, cfg, n_buckets),
+        "kpis": _per_series(policy, inventory, lambda p, i, d, c: kpis(p, i, c), list(KPI_COLUMNS),
+                            run_date, cfg, n_buckets),
+        "segments": seg,
+    }
