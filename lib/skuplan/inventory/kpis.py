@@ -1,0 +1,52 @@
+"""Inventory KPIs per series from today's stock and the policy (forward-looking: demand = forecast)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from skuplan.inventory.config import InventoryConfig
+from skuplan.inventory.history import KEYS
+
+KPI_COLUMNS: dict[str, str] = {
+    "item_id": "item key",
+    "region_id": "region key",
+    "on_hand": "units on hand today",
+    "inventory_value": "max(on_hand, 0) * unit_cost",
+    "days_of_supply": "on_hand / d (inf when d = 0 and stock > 0; 0 when no stock)",
+    "turnover": "annual forecast demand / on_hand (NaN without stock): turns per year at today's stock",
+    "policy_turnover": "annual demand / expected average on hand of the policy (SS + cycle_qty / 2)",
+    "projected_fill_rate": "fill rate the policy levels are expected to deliver (plan_policy model)",
+    "projected_csl": "cycle service level the policy levels are expected to deliver",
+}
+
+
+def kpis(policy: pd.DataFrame, inventory: pd.DataFrame, cfg: InventoryConfig) -> pd.DataFrame:
+    """One row per series in `inventory` with KPI_COLUMNS."""
+    cols = KEYS + [
+        "mean_daily_demand",
+        "unit_cost",
+        "safety_stock",
+        "cycle_qty",
+        "expected_fill_rate",
+        "expected_csl",
+    ]
+    keys_obj = dict.fromkeys(KEYS, object)  # empty frames default to float keys; merge needs one dtype
+    inv = inventory[KEYS + ["on_hand"]].astype(keys_obj)
+    df = inv.merge(policy[cols].astype(keys_obj), on=KEYS, how="left", validate="one_to_one")
+    oh = df["on_hand"].astype(float).to_numpy()
+    d = df["mean_daily_demand"].astype(float).to_numpy()
+    annual = d * cfg.days_per_year
+    avg_policy = df["safety_stock"].astype(float).to_numpy() + df["cycle_qty"].astype(float).to_numpy() / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dos = np.where(oh > 0, np.where(d > 0, oh / d, np.inf), 0.0)
+        turnover = np.where(oh > 0, annual / oh, np.nan)
+        policy_turnover = np.where(avg_policy > 0, annual / avg_policy, np.nan)
+    out = df[KEYS + ["on_hand"]].copy()
+    out["inventory_value"] = np.maximum(oh, 0.0) * df["unit_cost"].astype(float).to_numpy()
+    out["days_of_supply"] = dos
+    out["turnover"] = turnover
+    out["policy_turnover"] = policy_turnover
+    out["projected_fill_rate"] = df["expected_fill_rate"].to_numpy(dtype=float)
+    out["projected_csl"] = df["expected_csl"].to_numpy(dtype=float)
+    return out[list(KPI_COLUMNS)]

@@ -1,0 +1,297 @@
+"""Hold-out replay: fit the policy on history, then play the held-out demand day by day.
+
+Day t, in this order (vectorised across series; only the day loop is sequential):
+1. serve demand D_t from on hand; the unmet part is backordered or lost (cfg.shortage_mode);
+2. receive orders due on day t (end of day), then fill backorders from them;
+3. review (every day for sQ, every R days for RS/sS, day 0 included): position = on_hand + on_order -
+   backorders; order by policies.order_decision; the order lands at the end of day t + L', L' drawn
+   from N(L, sL), stochastically rounded, >= 1 (orders may cross).
+An order placed at the end of day t therefore protects days t+1 .. t+L': exactly L days of demand, the
+lead-time demand of the formulas. Warm start: on hand = s + Q/2 for sQ, S for RS/sS, nothing on order.
+Metrics (days before cfg.replay.warmup_days excluded):
+- fill_rate: units served from stock on the day of demand / units demanded;
+- csl: share of replenishment cycles (from one receipt to the next, receipt day included) without a day
+  of unmet demand; the cycle before the first receipt (warm start) is not counted;
+- ready_rate: share of days ending (after receipts) with on hand > 0;
+- avg_on_hand: mean end-of-day on hand; cost = holding + ordering (+ shortage penalty).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from skuplan.inventory import empirical as emp
+from skuplan.inventory.config import InventoryConfig
+from skuplan.inventory.history import KEYS, history_matrix
+from skuplan.inventory.plan import plan_policy
+from skuplan.inventory.policies import POLICY_CODES, order_decision, resolve_policy
+from skuplan.inventory.segments import abc_xyz, features_from_array
+
+
+def _initial_on_hand(plan: pd.DataFrame, how: str) -> np.ndarray:
+    s = plan["reorder_point"].to_numpy(dtype=float)
+    top = plan["order_up_to"].to_numpy(dtype=float)
+    q = plan["order_qty_policy"].to_numpy(dtype=float)
+    half = s + q / 2.0
+    if how == "order_up_to":
+        return top
+    if how == "rop_plus_half_q":
+        return half
+    return np.where(plan["policy"].to_numpy() == "sQ", half, top)
+
+
+def simulate(
+    demand: np.ndarray,
+    plan: pd.DataFrame,
+    cfg: InventoryConfig,
+    initial_on_hand: np.ndarray | None = None,
+    record: bool = False,
+    replans: dict[int, pd.DataFrame] | None = None,
+):
+    """Replay `demand` (n, H) through the policies in `plan` (plan_policy rows, same order).
+
+    replans: {day: plan} switches to new levels from that day on (same rows and order), for a replay that
+    re-plans like the nightly job does. Returns (metrics DataFrame, path dict or None); metrics carry the
+    targets of `plan`. path (record=True) holds (n, H) arrays: on_hand and backorders at end of day,
+    position after review, order, receipt, served, short.
+    """
+    n, horizon = demand.shape
+    rc = cfg.replay
+    lost_mode = cfg.shortage_mode == "lost_sales"
+    code, s, big_s, q, moq, pack, d, review, ok = _levels(plan)
+    keys = emp.series_keys(plan["item_id"], plan["region_id"], cfg.seed)
+    lead = emp.draw_lead_times(
+        plan["lead_time_days"].to_numpy(dtype=float)[:, None],
+        plan["lead_time_std_days"].to_numpy(dtype=float)[:, None],
+        emp.uniforms(keys, 10, (horizon,)),
+        emp.uniforms(keys, 11, (horizon,)),
+    ).astype(int)
+    on_hand = np.where(
+        ok, initial_on_hand if initial_on_hand is not None else _initial_on_hand(plan, rc.initial_stock), 0.0
+    )
+    on_hand = np.nan_to_num(on_hand.astype(float))
+    backlog = np.zeros(n)
+    on_order = np.zeros(n)
+    pipeline = np.zeros((n, horizon + int(lead.max(initial=1)) + 1))  # late receipts still count as on order
+    rows = np.arange(n)
+    acc = {
+        k: np.zeros(n) for k in ("demand", "served", "short", "on_hand", "ready", "orders", "ordered", "days")
+    }
+    cycles, so_cycles = np.zeros(n), np.zeros(n)
+    cycle_short, started = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    path = (
+        {
+            k: np.zeros((n, horizon))
+            for k in ("on_hand", "backorders", "position", "order", "receipt", "served", "short")
+        }
+        if record
+        else None
+    )
+
+    for t in range(horizon):  # sequential by nature: today's stock is yesterday's stock minus demand
+        if replans and t in replans:
+            code, s, big_s, q, moq, pack, d, review, ok = _levels(replans[t])
+        dem = np.nan_to_num(demand[:, t])
+        served = np.minimum(np.maximum(on_hand, 0.0), dem)
+        short = dem - served
+        on_hand -= served
+        if not lost_mode:
+            backlog += short
+        rec = pipeline[:, t]
+        on_hand += rec
+        on_order -= rec
+        if not lost_mode:
+            clear = np.minimum(on_hand, backlog)
+            on_hand -= clear
+            backlog -= clear
+        scored = t >= rc.warmup_days
+        got = rec > 0
+        cycle_short |= short > 0
+        if scored:
+            cycles += got & started
+            so_cycles += got & started & cycle_short
+        started |= got
+        cycle_short &= ~got
+
+        is_review = ok & (t % review == 0)
+        position = on_hand + on_order - backlog
+        qty, _ = order_decision(code, position, s, big_s, q, moq, pack, d)
+        qty = np.where(is_review, qty, 0.0)
+        placed = qty > 0
+        np.add.at(pipeline, (rows[placed], t + lead[placed, t]), qty[placed])
+        on_order += qty
+
+        if scored:
+            acc["demand"] += dem
+            acc["served"] += served
+            acc["short"] += short
+            acc["on_hand"] += on_hand
+            acc["ready"] += on_hand > 0
+            acc["orders"] += qty > 0
+            acc["ordered"] += qty
+            acc["days"] += 1
+        if record:
+            for k, v in (("on_hand", on_hand), ("backorders", backlog), ("position", position + qty),
+                         ("order", qty), ("receipt", rec), ("served", served), ("short", short)):  # fmt: skip
+                path[k][:, t] = v
+    return _metrics(plan, cfg, acc, cycles, so_cycles, lost_mode), path
+
+
+def _levels(plan: pd.DataFrame):
+    code = plan["policy"].map(POLICY_CODES).to_numpy(dtype=float)
+    cols = ["reorder_point", "order_up_to", "order_qty_policy", "moq", "pack_size", "mean_daily_demand"]
+    s, big_s, q, moq, pack, d = (plan[c].to_numpy(dtype=float) for c in cols)
+    review = np.maximum(
+        np.round(np.nan_to_num(plan["review_days"].to_numpy(dtype=float), nan=1.0)), 1
+    ).astype(int)
+    ok = plan["status"].to_numpy() == "ok"
+    return code, s, big_s, q, moq, pack, d, review, ok
+
+
+def _metrics(plan, cfg, acc, cycles, so_cycles, lost_mode) -> pd.DataFrame:
+    h_day = (
+        plan["unit_cost"].to_numpy(dtype=float)
+        * plan["holding_rate"].to_numpy(dtype=float)
+        / cfg.days_per_year
+    )
+    days = np.maximum(acc["days"], 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fill = np.where(acc["demand"] > 0, acc["served"] / acc["demand"], np.nan)
+        csl = np.where(cycles > 0, 1.0 - so_cycles / cycles, np.nan)
+    holding = acc["on_hand"] * h_day
+    ordering = acc["orders"] * plan["order_cost"].to_numpy(dtype=float)
+    shortage = acc["short"] * cfg.replay.shortage_cost_per_unit
+    out = plan[KEYS + ["policy", "method", "demand_class", "segment", "service_type", "service_level",
+                       "expected_fill_rate", "expected_csl"]].copy()  # fmt: skip
+    out = out.assign(
+        demand=acc["demand"], served=acc["served"], fill_rate=fill, cycles=cycles, stockout_cycles=so_cycles,
+        csl=csl, ready_rate=acc["ready"] / days, avg_on_hand=acc["on_hand"] / days,
+        lost_units=acc["short"] if lost_mode else 0.0, backordered_units=0.0 if lost_mode else acc["short"],
+        n_orders=acc["orders"], ordered_units=acc["ordered"], holding_cost=holding, ordering_cost=ordering,
+        shortage_cost=shortage, total_cost=holding + ordering + shortage,
+        cost_per_day=(holding + ordering + shortage) / days,
+    )  # fmt: skip
+    return out.reset_index(drop=True)
+
+
+def summarize(metrics: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Per group: series count, pooled fill rate (units) and CSL (cycles), mean gaps to target (pp)."""
+    m = metrics.assign(
+        fill_gap_pp=np.where(metrics["service_type"] == "fill_rate", 100 * (metrics["fill_rate"] - metrics["service_level"]), np.nan),
+        csl_gap_pp=np.where(metrics["service_type"] == "csl", 100 * (metrics["csl"] - metrics["service_level"]), np.nan),
+    )  # fmt: skip
+    g = m.groupby(m[by].fillna("none"), sort=True)
+    out = g.agg(
+        n_series=("item_id", "size"), demand=("demand", "sum"), served=("served", "sum"), cycles=("cycles", "sum"),
+        stockout_cycles=("stockout_cycles", "sum"), fill_gap_pp=("fill_gap_pp", "mean"), csl_gap_pp=("csl_gap_pp", "mean"),
+        ready_rate=("ready_rate", "mean"), avg_on_hand=("avg_on_hand", "sum"), total_cost=("total_cost", "sum"),
+        lost_units=("lost_units", "sum"), backordered_units=("backordered_units", "sum"),
+    )  # fmt: skip
+    out["fill_rate"] = out["served"] / out["demand"]
+    out["csl"] = 1 - out["stockout_cycles"] / out["cycles"]
+    return out.reset_index()
+
+
+def protection_horizon(stats: pd.DataFrame, cfg: InventoryConfig) -> np.ndarray:
+    """Whole days of demand the safety stock of each row protects: L + R for RS (and sS without undershoot
+    correction), L otherwise (the undershoot is modelled separately); at least 1."""
+    policy = resolve_policy(stats["segment"].to_numpy(), stats["demand_class"].to_numpy(), cfg)
+    periodic = (policy == "RS") | ((policy == "sS") & (cfg.undershoot == "none"))
+    lt = np.nan_to_num(stats["lead_time_days"].to_numpy(dtype=float))
+    return np.maximum(np.round(lt + np.where(periodic, cfg.review_period_days, 0.0)), 1).astype(int)
+
+
+def rolling_stats(past: np.ndarray, base: pd.DataFrame, cfg: InventoryConfig) -> pd.DataFrame:
+    """plan_policy input from the days before an origin: the replay's stand-in for the forecast stage.
+
+    past: (n, days) daily units up to the origin (most recent last); base: item_id, region_id and the item
+    master columns, same rows. d = trailing mean over forecast_window_days (intermittent/lumpy:
+    forecast_window_days_sparse). sigma_daily = forecast error of that trailing mean measured directly on
+    demand summed over the series' protection interval P (L, or L + R for periodic review) at every origin
+    of the fit window (RMSE, bias included), divided by sqrt(P): the plan's P * sigma_d^2 then reproduces
+    the measured error. Measuring at P matters: the error of an estimated level is shared by all days of
+    the interval, so it grows like P, not sqrt(P), and a 1-day sigma scaled by sqrt(P) under-protects.
+    """
+    rc = cfg.replay
+    fit = past[:, -rc.fit_window_days :]
+    stats = pd.concat([base.reset_index(drop=True), features_from_array(fit, cfg.xyz_bucket_days)], axis=1)
+    sparse = stats["demand_class"].isin(["intermittent", "lumpy"]).to_numpy()
+    win = np.where(sparse, rc.forecast_window_days_sparse, rc.forecast_window_days)
+    x = np.nan_to_num(past)
+    n, width = x.shape
+    csum = np.concatenate([np.zeros((n, 1)), np.cumsum(x, axis=1)], axis=1)
+    d = (csum[:, -1] - csum[np.arange(n), width - win]) / win
+    stats["mean_daily_demand"] = d
+    stats = abc_xyz(stats, cfg)
+    h = protection_horizon(stats, cfg)[:, None]
+    o = np.broadcast_to(np.arange(width - rc.fit_window_days, width)[None, :], (n, rc.fit_window_days))
+    w = win[:, None]
+    valid = (o - w >= 0) & (o + h <= width)  # forecast made before day o from the w days before it
+    o = np.clip(o, w, np.maximum(width - h, w))
+    f = (np.take_along_axis(csum, o, 1) - np.take_along_axis(csum, o - w, 1)) / w
+    err = np.take_along_axis(csum, np.minimum(o + h, width), 1) - np.take_along_axis(csum, o, 1) - h * f
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rmse = np.sqrt(np.where(valid, err**2, 0.0).sum(axis=1) / valid.sum(axis=1))
+    stats["sigma_daily"] = rmse / np.sqrt(h[:, 0])
+    stats["sigma_demand_daily"] = np.nanstd(fit, axis=1, ddof=1)
+    return stats
+
+
+@dataclass
+class ReplayResult:
+    plan: pd.DataFrame
+    metrics: pd.DataFrame
+    by_segment: pd.DataFrame
+    by_class: pd.DataFrame
+    by_policy: pd.DataFrame
+    path: dict | None = None  # simulate(record=True) arrays when replay_holdout(record=True)
+
+
+def replay_holdout(
+    history: pd.DataFrame,
+    items: pd.DataFrame,
+    cfg: InventoryConfig,
+    stats_at: Callable[[int, np.ndarray, pd.DataFrame], pd.DataFrame] | None = None,
+    record: bool = False,
+) -> ReplayResult:
+    """Policy from all but the last cfg.replay.holdout_days of `history`, replayed on those days.
+
+    history: item_id, region_id, date, units (daily). items: item master (plan_policy columns) by item_id.
+    With cfg.replay.replan_every_days > 0 the policy is re-fitted every that many days from the history
+    revealed so far (what the nightly job does); 0 keeps the first policy for the whole hold-out.
+    stats_at(day, past, base) -> plan_policy input for hold-out day `day` from `past` (n, days before it),
+    rows in the order of `base` (keys sorted + item master); default rolling_stats (trailing-mean
+    forecast). Metrics and summaries are scored against the service targets of the first plan.
+    record=True keeps the day-by-day arrays of simulate() in the result (debugging; n x days floats each).
+    """
+    rc = cfg.replay
+    h = history.copy()
+    h["date"] = pd.to_datetime(h["date"])
+    keys = h[KEYS].drop_duplicates().sort_values(KEYS).reset_index(drop=True)
+    span = int((h["date"].max() - h["date"].min()).days) + 1
+    if span <= rc.holdout_days + rc.fit_window_days:
+        raise ValueError(
+            f"replay needs more than holdout_days + fit_window_days = {rc.holdout_days + rc.fit_window_days} days"
+            f" of history, got {span}"
+        )
+    full, _ = history_matrix(h, keys, span)
+    base = keys.merge(items, on="item_id", how="left", validate="many_to_one")
+    cut = span - rc.holdout_days
+    stats_at = stats_at or (lambda day, past, base: rolling_stats(past, base, cfg))
+
+    def plan_at(day: int) -> pd.DataFrame:
+        past = full[:, : cut + day]
+        return plan_policy(stats_at(day, past, base), cfg, history_array=past)
+
+    plan = plan_at(0)
+    every = rc.replan_every_days
+    replans = {t: plan_at(t) for t in range(every, rc.holdout_days, every)} if every else None
+    metrics, path = simulate(full[:, cut:], plan, cfg, replans=replans, record=record)
+    return ReplayResult(
+        plan, metrics, summarize(metrics, "segment"), summarize(metrics, "demand_class"),
+        summarize(metrics, "policy"), path,
+    )  # fmt: skip
