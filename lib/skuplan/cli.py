@@ -18,6 +18,7 @@ EXAMPLES = {
     "run": "example: skuplan run --conf conf --run-date 2026-01-01",
     "demo": "example: skuplan demo --run-date 2026-01-01   (writes sample_data/ and output/)",
     "generate-sample": "example: skuplan generate-sample --out sample_data --items 40 --regions 4",
+    "report": "example: skuplan report --run-date 2026-01-01 --out output/report.html",
 }
 
 
@@ -52,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--sample-dir", default="sample_data", help="where the sample is written (default: sample_data)")
     demo.add_argument("--items", type=int, default=40, help="items in the sample (default 40)")
     demo.add_argument("--regions", type=int, default=4, help="regions in the sample (default 4)")
+
+    rep = add("report", "Write a static HTML planning report (KPIs, forecasts, accuracy, service, alerts, allocation).")
+    rep.add_argument("--conf", default="conf", help="config folder holding base/ and local/ (default: conf)")
+    rep.add_argument("--conf-file", action="append", default=[], help="extra YAML merged last (repeatable)")
+    rep.add_argument("--run-date", type=_date, required=True, help="the run to report on, YYYY-MM-DD")
+    rep.add_argument("--out", default="output/report.html", help="HTML file to write (default: output/report.html)")
 
     gen = add("generate-sample", "Write the seeded sample data set (sales, items, inventory, dc_stock, lanes, events).")
     gen.add_argument("--out", default="sample_data", help="output folder (default: sample_data)")
@@ -93,6 +100,17 @@ def _run(args: argparse.Namespace, overrides: dict | None = None) -> int:
     return EXIT_OK
 
 
+def _report(args: argparse.Namespace) -> int:
+    from skuplan.config import load_config
+    from skuplan.report import write_report
+    from skuplan.spark import build_session
+
+    cfg = load_config(args.conf, args.conf_file)
+    path = write_report(build_session(cfg.spark), cfg, args.run_date, Path(args.out))
+    print(f"report written to {Path(path).resolve()}")
+    return EXIT_OK
+
+
 def _dry_run(spark, cfg, run_date: dt.date) -> int:
     from skuplan.config import INPUT_TABLES
     from skuplan.io import read_input
@@ -121,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             paths = _generate(args.out, args.items, args.regions, args.dcs, args.seed, args.format, not args.clean)
             print("\n".join(f"{name}: {path}" for name, path in paths.items()))
             return EXIT_OK
+        if args.command == "report":
+            return _report(args)
         if args.command == "demo":
             _generate(args.sample_dir, args.items, args.regions)
             return _run(args, overrides={"inputs": {"root": args.sample_dir}})
