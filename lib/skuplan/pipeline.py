@@ -172,6 +172,15 @@ def _policy(run: _Run, rec: StageRecord, inputs, stats, filled, fc):
     written = {name: run.write(rec, name, df) for name, df in outs.items()}
     rec.rows_in = stats.count()
     rec.rows_out = run.table_rows["inventory_policy"]
+    if "policy_backtest" in written:
+        bt = written["policy_backtest"].agg(
+            F.sum("served").alias("served"), F.sum("demand").alias("demand"), F.avg("service_level").alias("target"),
+            F.count("*").alias("n"),
+        ).first()
+        if bt["n"]:
+            achieved = bt["served"] / bt["demand"] if bt["demand"] else float("nan")
+            rec.detail = (f"replay of {bt['n']} series: fill rate achieved {achieved:.3f}, "
+                          f"mean service target {bt['target']:.3f}")
     return written
 
 
@@ -183,9 +192,21 @@ def _allocate(run: _Run, rec: StageRecord, inputs, fc, policy):
         dc_stock_df=inputs["dc_stock"], lanes_df=inputs["lanes"], items_df=inputs["items"],
         cfg=run.cfg.allocation, run_date=run.run_date,
     )
-    run.write(rec, "allocation", alloc)
+    written = run.write(rec, "allocation", alloc)
     rec.rows_in = policy["inventory_policy"].count()
     rec.rows_out = run.table_rows["allocation"]
+    # Per-region summary for the manifest: what was asked, shipped, short, and what it cost.
+    by_region = written.groupBy("region_id").agg(
+        F.sum("units").alias("allocated"), F.sum("shortage_units").alias("shortage"),
+        F.sum(F.when(F.col("dc_id").isNotNull(), F.col("units") * F.col("unit_cost"))).alias("cost"),
+    ).orderBy("region_id").collect()
+    parts = []
+    for r in by_region:
+        need = (r["allocated"] or 0.0) + (r["shortage"] or 0.0)
+        fill = (r["allocated"] or 0.0) / need if need else 1.0
+        parts.append(f"{r['region_id']}: fill {fill:.3f}, short {r['shortage'] or 0:.0f}, cost {r['cost'] or 0:.0f}")
+    statuses = {r["lp_status"]: r["count"] for r in written.groupBy("lp_status").count().collect()}
+    rec.detail = f"lp_status {dict(sorted(statuses.items()))}; " + "; ".join(parts)
 
 
 def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date) -> RunSummary:

@@ -43,6 +43,8 @@ class AlertThresholds(_Strict):
 class ReplayConfig(_Strict):
     """Hold-out replay: policy fitted on history before the last `holdout_days`, replayed on them."""
 
+    # The nightly run replays every series with enough history and writes policy_backtest.
+    enabled: bool = True
     holdout_days: int = Field(182, ge=7, le=3660)
     # Demand class, segment, sigma (forecast error) and bootstrap use this many days before an origin.
     fit_window_days: int = Field(182, ge=14)

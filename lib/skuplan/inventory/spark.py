@@ -24,6 +24,7 @@ from skuplan.inventory.config import InventoryConfig
 from skuplan.inventory.kpis import KPI_COLUMNS, kpis
 from skuplan.inventory.plan import PLAN_COLUMNS, plan_policy
 from skuplan.inventory.policies import REPLENISHMENT_COLUMNS, replenishment
+from skuplan.inventory.replay import replay_holdout
 from skuplan.inventory.segments import FEATURES, abc_xyz, kmeans_segments, segment_features
 from skuplan.series import SERIES_KEYS, with_bucket
 
@@ -164,6 +165,44 @@ def _per_series(policy_df: DataFrame, inventory_df: DataFrame, fn, columns, run_
     )
 
 
+REPLAY_COLUMNS = [
+    "item_id", "region_id", "policy", "method", "demand_class", "segment", "service_type", "service_level",
+    "expected_fill_rate", "expected_csl", "demand", "served", "fill_rate", "cycles", "stockout_cycles", "csl",
+    "ready_rate", "avg_on_hand", "lost_units", "backordered_units", "n_orders", "ordered_units", "holding_cost",
+    "ordering_cost", "shortage_cost", "total_cost", "cost_per_day",
+]  # fmt: skip
+
+
+def policy_backtest(history_df: DataFrame, stats_df: DataFrame, items_df: DataFrame, cfg: InventoryConfig,
+                    n_buckets: int) -> DataFrame:
+    """Replay of held-out demand per series (see replay.replay_holdout), for series with enough history."""
+    schema = schema_of(REPLAY_COLUMNS)
+    need = cfg.replay.holdout_days + cfg.replay.fit_window_days
+    eligible = stats_df.where(F.col("n_obs") > need).select(*SERIES_KEYS)
+    series_items = eligible.join(items_df.drop("category"), "item_id", how="inner")
+    # Fresh column ids (toDF aliases every column): history and stats share one lineage, which the
+    # analyzer would otherwise reject as an ambiguous self-join in the cogroup below.
+    series_items = series_items.toDF(*series_items.columns)
+    history = history_df.select(*SERIES_KEYS, "date", "units")
+    history = history.toDF(*history.columns)
+
+    def run(items: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
+        if items.empty or days.empty:
+            return pd.DataFrame(columns=schema.fieldNames())
+        # Filtered here, not by a join in Spark: both cogroup sides would then share one lineage.
+        days = days.merge(items[SERIES_KEYS], on=SERIES_KEYS, how="inner")
+        master = items.drop(columns=["bucket", "region_id"]).drop_duplicates("item_id")
+        result = replay_holdout(days.drop(columns="bucket"), master, cfg)
+        return _conform(result.metrics, schema)
+
+    return (
+        with_bucket(series_items, n_buckets)
+        .groupBy("bucket")
+        .cogroup(with_bucket(history, n_buckets).groupBy("bucket"))
+        .applyInPandas(run, schema=schema)
+    )
+
+
 def policy_stage(
     forecasts_df: DataFrame,
     status_df: DataFrame,
@@ -193,7 +232,7 @@ def policy_stage(
     policy = policy.join(seg.select(*SERIES_KEYS, "abc", "xyz", "cluster", "cluster_label"), SERIES_KEYS, how="left")
     policy = policy.persist()
     inventory = inventory_df.join(stats_df.select(*SERIES_KEYS, "last_sale_date"), SERIES_KEYS, how="left")
-    return {
+    outputs = {
         "inventory_policy": policy,
         "replenishment": _per_series(policy, inventory, lambda p, i, d, c: replenishment(p, i, d, c),
                                      REPLENISHMENT_COLUMNS, run_date, cfg, n_buckets),
@@ -203,3 +242,6 @@ def policy_stage(
                             run_date, cfg, n_buckets),
         "segments": seg,
     }
+    if cfg.replay.enabled:
+        outputs["policy_backtest"] = policy_backtest(history_df, stats_df, items_df, cfg, n_buckets)
+    return outputs
