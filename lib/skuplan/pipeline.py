@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from skuplan import io
 from skuplan.config import INPUT_TABLES, Config
 from skuplan.forecast.spark import forecast_stage
+from skuplan.progress import stage_progress
 from skuplan.quality import outlier_flags, split_marked, validate_table
 from skuplan.schemas import RUNS
 from skuplan.series import aggregate_channels, fill_calendar, series_stats
@@ -64,6 +65,7 @@ class _Run:
         self.run_id = f"{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
         self.records: list[StageRecord] = []
         self.table_rows: dict[str, int] = {}
+        self.n_series = 0
         self._persisted: list[DataFrame] = []
 
     def write(self, rec: StageRecord, name: str, df: DataFrame) -> DataFrame:
@@ -145,14 +147,17 @@ def _prepare(run: _Run, rec: StageRecord, inputs: dict[str, DataFrame]):
     stats = run.keep(series_stats(filled, run.cutoff))
     rec.rows_in = inputs["sales"].count()
     rec.rows_out = filled.count()
-    rec.detail = f"{stats.count()} series"
+    run.n_series = stats.count()
+    rec.detail = f"{run.n_series} series"
     return filled, stats
 
 
 def _forecast(run: _Run, rec: StageRecord, filled: DataFrame, events: DataFrame | None):
     outs = forecast_stage(filled, run.cfg.forecast, run.cutoff, events, run.cfg.spark.series_per_bucket)
-    written = {name: run.write(rec, name, df) for name, df in
-               zip(("forecasts", "forecast_status", "forecast_metrics"), outs, strict=True)}
+    n_series = run.n_series
+    with stage_progress(run.spark, "forecast", n_series):
+        written = {name: run.write(rec, name, df) for name, df in
+                   zip(("forecasts", "forecast_status", "forecast_metrics"), outs, strict=True)}
     status = written["forecast_status"]
     rec.rows_in = filled.count()
     rec.rows_out = run.table_rows["forecasts"]

@@ -85,35 +85,33 @@ def allocation_stage(
         part, "item_id", how="inner"
     )
     supply = dc_stock_df.join(part, "item_id", how="inner")
+    return solve_partitions(req, supply, lanes_df.toPandas(), cfg)
+
+
+def solve_partitions(req_df: DataFrame, supply_df: DataFrame, lanes: pd.DataFrame, cfg: AllocationConfig) -> DataFrame:
+    """One LP solve per `_partition` value: requirements (item_id, region_id, requirement, [shortage_penalty]) and supply
+    (item_id, dc_id, available), both carrying `_partition`; lanes is the small lanes table in pandas."""
     # One frame per partition holding both requirement and supply rows: applyInPandas takes one input.
-    stacked = req.select(
-        _PART,
-        "item_id",
-        "region_id",
-        "requirement",
-        F.lit(None).cast("string").alias("dc_id"),
-        F.lit(None).cast("double").alias("available"),
+    penalty = F.col("shortage_penalty") if "shortage_penalty" in req_df.columns else F.lit(cfg.default_shortage_penalty)
+    stacked = req_df.select(
+        _PART, "item_id", "region_id", "requirement", penalty.cast("double").alias("shortage_penalty"),
+        F.lit(None).cast("string").alias("dc_id"), F.lit(None).cast("double").alias("available"),
     ).unionByName(
-        supply.select(
-            _PART,
-            "item_id",
-            F.lit(None).cast("string").alias("region_id"),
-            F.lit(None).cast("double").alias("requirement"),
-            "dc_id",
-            "available",
+        supply_df.select(
+            _PART, "item_id", F.lit(None).cast("string").alias("region_id"),
+            F.lit(None).cast("double").alias("requirement"), F.lit(None).cast("double").alias("shortage_penalty"),
+            "dc_id", "available",
         )
     )
-    lanes = lanes_df.select("dc_id", "region_id", "unit_cost", "lead_time_days", "capacity").toPandas()
+    lanes = lanes[["dc_id", "region_id", "unit_cost", "lead_time_days", "capacity"]]
     names = ALLOCATION.fieldNames()
 
     def solve(group: pd.DataFrame) -> pd.DataFrame:
         maybe_fail_once("allocation", group[_PART].iloc[0] if len(group) else "empty")
         is_req = group["region_id"].notna()
-        requirements = group.loc[is_req, ["item_id", "region_id", "requirement"]]
+        requirements = group.loc[is_req, ["item_id", "region_id", "requirement", "shortage_penalty"]]
         supply_pd = group.loc[~is_req, ["item_id", "dc_id", "available"]]
-        out = solve_allocation(
-            requirements.reset_index(drop=True), supply_pd.reset_index(drop=True), lanes, cfg
-        )
+        out = solve_allocation(requirements.reset_index(drop=True), supply_pd.reset_index(drop=True), lanes, cfg)
         return out.reindex(columns=names)
 
     return stacked.groupBy(_PART).applyInPandas(solve, schema=ALLOCATION)
