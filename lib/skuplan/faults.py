@@ -18,10 +18,17 @@ class InjectedFault(RuntimeError):
     """Raised on purpose by the fault-injection hook."""
 
 
-def maybe_fail_once(stage: str, key: object) -> None:
+def maybe_fail_once(stage: str, key: object = None) -> None:
     folder = os.environ.get(FAIL_ONCE_ENV)
     if not folder:
         return
+    # Keyed by the Spark partition when inside a task: a task may handle several groups, and it must
+    # fail only on its first attempt, not once per group (which would exhaust the retries).
+    from pyspark import TaskContext
+
+    ctx = TaskContext.get()
+    if ctx is not None:
+        key = f"p{ctx.partitionId()}"
     # Hashed: a key such as a category name may hold characters a file name cannot.
     marker = os.path.join(folder, f"{stage}-{hashlib.sha1(str(key).encode()).hexdigest()[:16]}")
     try:
