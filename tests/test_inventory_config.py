@@ -15,7 +15,10 @@ from skuplan.inventory import InventoryConfig
         ({"shortage_mode": "lost"}, ["shortage_mode", "'backorder'", "'lost_sales'"]),
         ({"abc_cutoffs": (0.95, 0.8)}, ["abc_cutoffs", "0 < first < second <= 1"]),
         ({"segment_service_levels": {"AX": 1.2}}, ["segment_service_levels", "(0, 1)", "AX"]),
-        ({"auto_policy_by_class": {"smooth": "sQ", "slow": "RS"}}, ["auto_policy_by_class", "slow", "smooth"]),
+        (
+            {"auto_policy_by_class": {"smooth": "sQ", "slow": "RS"}},
+            ["auto_policy_by_class", "slow", "smooth"],
+        ),
         ({"replay": {"holdout": 30}}, ["replay.holdout", "Extra inputs are not permitted"]),
         ({"kmeans": {"k_min": 5, "k_max": 3}}, ["k_max must be >= kmeans.k_min"]),
         ({"alerts": {"overstock_factor": 0}}, ["alerts.overstock_factor", "greater than 0"]),

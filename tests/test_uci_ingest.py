@@ -93,5 +93,5 @@ def test_reason_counts_match_independent_pandas_count(validated, expected, code)
 def test_quarantine_payload_has_no_customer_identifiers(validated):
     result, _ = validated
     payload = json.loads(result.quarantine.first().payload)
-    assert set(payload) == {"item_id", "region_id", "date", "units", "channel", "price", "promo"}
+    assert set(payload) == {"item_id", "region_id", "date", "units", "channel", "price", "promo", "stockout"}
     assert "CustomerID" not in result.quarantine.first().payload

@@ -22,6 +22,7 @@ _CASTABLE = {
     T.StringType: (T.StringType, T.NumericType, T.BooleanType),
     T.DoubleType: (T.NumericType, T.StringType, T.BooleanType),
     T.DateType: (T.DateType, T.TimestampType, T.TimestampNTZType, T.StringType),
+    T.BooleanType: (T.BooleanType, T.NumericType, T.StringType),
 }
 
 

@@ -152,8 +152,10 @@ def _prepare(run: _Run, rec: StageRecord, inputs: dict[str, DataFrame]):
     return filled, stats
 
 
-def _forecast(run: _Run, rec: StageRecord, filled: DataFrame, events: DataFrame | None):
-    outs = forecast_stage(filled, run.cfg.forecast, run.cutoff, events, run.cfg.spark.series_per_bucket)
+def _forecast(run: _Run, rec: StageRecord, filled: DataFrame, items: DataFrame, events: DataFrame | None):
+    # The category lets the engine give a cold-start series its category x region profile.
+    with_category = filled.join(items.select("item_id", "category"), "item_id", how="left")
+    outs = forecast_stage(with_category, run.cfg.forecast, run.cutoff, events, run.cfg.spark.series_per_bucket)
     n_series = run.n_series
     with stage_progress(run.spark, "forecast", n_series):
         written = {name: run.write(rec, name, df) for name, df in
@@ -220,7 +222,7 @@ def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date) -> RunSumm
     try:
         inputs = _timed(run, "validate", _validate)
         filled, stats = _timed(run, "prepare", _prepare, inputs)
-        fc = _timed(run, "forecast", _forecast, filled, inputs.get("events"))
+        fc = _timed(run, "forecast", _forecast, filled, inputs["items"], inputs.get("events"))
         policy = _timed(run, "policy", _policy, inputs, stats, filled, fc)
         _timed(run, "allocate", _allocate, inputs, fc, policy)
     finally:

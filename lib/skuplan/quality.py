@@ -159,6 +159,9 @@ def _cast_sql(name: str, dtype: T.DataType, source: T.DataType | None, timezone:
         # Text keeps the calendar day as written: '2024-01-05T23:30-05:00' is a sale on Jan 5
         # in the store's own zone, which is the day its demand belongs to.
         return f"try_cast(trim(cast({raw} as string)) as date)"
+    if isinstance(dtype, T.BooleanType):
+        # '1'/'0', 'true'/'false', 'yes'/'no' in text exports; numbers: non-zero is true.
+        return f"try_cast(lower(trim(cast({raw} as string))) as boolean)"
     return f"try_cast({raw} as {dtype.simpleString()})"
 
 

@@ -18,6 +18,8 @@ INPUT_COLUMNS: dict[str, list[tuple[str, T.DataType, bool]]] = {
         ("channel", T.StringType(), False),
         ("price", T.DoubleType(), False),
         ("promo", T.DoubleType(), False),
+        # 1 = the shelf was empty that day: the sales are censored, not low demand.
+        ("stockout", T.BooleanType(), False),
     ],
     "items": [
         ("item_id", T.StringType(), True),
@@ -64,6 +66,7 @@ INPUT_COLUMNS: dict[str, list[tuple[str, T.DataType, bool]]] = {
 OPTIONAL_DEFAULTS = {
     ("sales", "channel"): "all",
     ("sales", "promo"): 0.0,
+    ("sales", "stockout"): False,
     ("items", "category"): "uncategorized",
     ("items", "service_type"): "csl",
     ("items", "moq"): 1.0,
@@ -108,6 +111,7 @@ DAILY_SERIES = T.StructType(
         T.StructField("units", T.DoubleType(), False),
         T.StructField("promo", T.DoubleType(), False),
         T.StructField("price", T.DoubleType(), True),
+        T.StructField("stockout", T.BooleanType(), False),
     ]
 )
 

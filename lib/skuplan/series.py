@@ -23,6 +23,7 @@ def aggregate_channels(sales_df: DataFrame) -> DataFrame:
         F.greatest(F.sum("units"), F.lit(0.0)).alias("units"),
         F.max(F.coalesce(F.col("promo"), F.lit(0.0))).alias("promo"),
         F.coalesce(weighted_price, F.avg("price")).alias("price"),
+        F.max(F.coalesce(F.col("stockout"), F.lit(False))).alias("stockout"),
     )
     return daily.select(*[F.col(f.name).cast(f.dataType) for f in DAILY_SERIES.fields])
 
@@ -42,6 +43,7 @@ def fill_calendar(daily_df: DataFrame, cutoff: dt.date) -> DataFrame:
         F.coalesce(F.col("units"), F.lit(0.0)).alias("units"),
         F.coalesce(F.col("promo"), F.lit(0.0)).alias("promo"),
         F.col("price"),
+        F.coalesce(F.col("stockout"), F.lit(False)).alias("stockout"),
     )
 
 

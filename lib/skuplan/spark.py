@@ -48,6 +48,13 @@ def build_session(cfg: SparkConfig, extra_conf: dict[str, str] | None = None) ->
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    if os.environ.get("PYSPARK_GATEWAY_PORT") or os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        # Launched by spark-submit or on Databricks: master and cluster settings come from there;
+        # only Delta (if its JARs are not already provided) and the app's own settings are added.
+        builder = SparkSession.builder.appName(cfg.app_name)
+        for key, value in {**DELTA_CONF, **cfg.conf, **(extra_conf or {})}.items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
     if cfg.master.startswith("local"):
         # Local workers must run the driver's interpreter (the venv holding skuplan), not the first
         # `python3` on the PATH. On a cluster PYSPARK_PYTHON comes from the deployment.

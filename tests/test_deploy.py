@@ -1,0 +1,274 @@
+"""Deployment artefacts: the Databricks bundle calls commands that exist, and spark-submit really runs the job."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from skuplan.cli import build_parser
+from skuplan.config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLE = REPO / "deploy" / "databricks.yml"
+RUN_DATE = dt.date(2026, 1, 1)
+# Tables the spark-submit run must leave behind (Delta logs present), whatever their row counts.
+SUBMIT_TABLES = (
+    "quarantine",
+    "forecasts",
+    "forecast_status",
+    "forecast_metrics",
+    "inventory_policy",
+    "replenishment",
+    "alerts",
+    "kpis",
+    "allocation",
+    "runs",
+)
+_DYNAMIC = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
+
+
+@pytest.fixture(scope="module")
+def bundle() -> dict:
+    return yaml.safe_load(BUNDLE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    # argparse has no public accessor for sub-parsers; the action's choices map name -> parser.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    raise AssertionError("skuplan.cli.build_parser() defines no sub-commands")
+
+
+def _jobs(bundle: dict) -> dict[str, dict]:
+    jobs = bundle.get("resources", {}).get("jobs", {})
+    assert jobs, f"{BUNDLE}: no resources.jobs defined"
+    return jobs
+
+
+def _wheel_tasks(bundle: dict) -> list[tuple[str, dict, dict]]:
+    found = [
+        (name, job, task)
+        for name, job in _jobs(bundle).items()
+        for task in job.get("tasks", [])
+        if "python_wheel_task" in task
+    ]
+    assert found, f"{BUNDLE}: no python_wheel_task in any job"
+    return found
+
+
+def _resolve(value: str, job: dict) -> str:
+    """Stand in for Databricks at run time: job parameters take their defaults, dates become RUN_DATE."""
+    defaults = {p["name"]: str(p.get("default", "")) for p in job.get("parameters", [])}
+
+    def sub(match: re.Match) -> str:
+        ref = match.group(1)
+        if ref.startswith("job.parameters."):
+            name = ref.removeprefix("job.parameters.")
+            assert name in defaults, f"task refers to job parameter {name!r}, not declared in job.parameters"
+            return _DYNAMIC.sub(sub, defaults[name])
+        if ref.endswith("iso_date"):
+            return RUN_DATE.isoformat()
+        raise AssertionError(f"dynamic value reference {{{{{ref}}}}} has no stand-in in this test")
+
+    return _DYNAMIC.sub(sub, value)
+
+
+def test_bundle_has_dev_and_prod_targets_and_a_daily_schedule(bundle):
+    assert {"dev", "prod"} <= set(bundle["targets"]), "targets dev and prod are required"
+    assert bundle["targets"]["dev"].get("default") is True
+    for name, job in _jobs(bundle).items():
+        cron = job.get("schedule", {}).get("quartz_cron_expression", "")
+        fields = cron.split()
+        # Quartz: sec min hour day-of-month month day-of-week; daily = fixed time, every day.
+        assert (
+            len(fields) >= 6 and fields[3] in ("*", "?") and fields[4] == "*" and fields[5] in ("*", "?")
+        ), f"job {name}: schedule {cron!r} is not daily"
+        params = {p["name"] for p in job.get("parameters", [])}
+        assert {"run_date", "conf"} <= params, f"job {name}: job parameters run_date and conf are required"
+
+
+def test_wheel_artifact_is_built_from_the_repo_pyproject(bundle, pyproject):
+    artifacts = bundle["artifacts"]
+    wheels = {k: a for k, a in artifacts.items() if a.get("type") == "whl"}
+    assert wheels, "a whl artifact is required"
+    for name, art in wheels.items():
+        source = (BUNDLE.parent / art["path"]).resolve()
+        assert (source / "pyproject.toml").is_file(), f"artifact {name}: {source} holds no pyproject.toml"
+        assert "--no-deps" in art.get("build", ""), f"artifact {name}: build the package alone"
+    for job_name, _job, task in _wheel_tasks(bundle):
+        libs = [lib["whl"] for lib in task.get("libraries", []) if "whl" in lib]
+        assert libs, f"job {job_name} task {task['task_key']}: the wheel is not installed as a library"
+        for lib in libs:
+            folder = (BUNDLE.parent / lib).parent.resolve()
+            assert folder == REPO / "dist", (
+                f"{lib}: expected the wheel that the artifact build writes to dist/"
+            )
+
+
+def test_every_task_calls_an_existing_entry_point_and_subcommand(bundle, pyproject):
+    scripts = pyproject["project"]["scripts"]
+    subcommands = _subcommands(build_parser())
+    for job_name, _job, task in _wheel_tasks(bundle):
+        where = f"job {job_name} task {task['task_key']}"
+        wheel_task = task["python_wheel_task"]
+        assert wheel_task["package_name"] == pyproject["project"]["name"], where
+        entry = wheel_task["entry_point"]
+        assert entry in scripts, f"{where}: entry point {entry!r} not in [project.scripts] {sorted(scripts)}"
+        params = wheel_task.get("parameters", [])
+        assert params and params[0] in subcommands, (
+            f"{where}: sub-command {params[:1]} not in skuplan.cli.build_parser() {sorted(subcommands)}"
+        )
+
+
+def test_every_task_parameter_list_parses_with_the_cli(bundle):
+    # Catches a flag the CLI does not have (e.g. --stages before the CLI supports it): argparse exits 2.
+    parser = build_parser()
+    for job_name, job, task in _wheel_tasks(bundle):
+        argv = [_resolve(str(p), job) for p in task["python_wheel_task"].get("parameters", [])]
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:
+            raise AssertionError(
+                f"job {job_name} task {task['task_key']}: {argv} rejected by the CLI"
+            ) from exc
+        if hasattr(args, "run_date"):
+            assert args.run_date == RUN_DATE
+
+
+def test_task_dependencies_and_clusters_exist(bundle):
+    for job_name, job in _jobs(bundle).items():
+        keys = {t["task_key"] for t in job["tasks"]}
+        clusters = {c["job_cluster_key"] for c in job.get("job_clusters", [])}
+        for task in job["tasks"]:
+            for dep in task.get("depends_on", []):
+                assert dep["task_key"] in keys, f"job {job_name}: {task['task_key']} depends on unknown task"
+            if "job_cluster_key" in task:
+                assert task["job_cluster_key"] in clusters, f"job {job_name}: unknown job cluster"
+
+
+def test_clusters_turn_off_skuplan_delta_jars(bundle, repo_root):
+    # The runtime provides Delta; skuplan must not look for its local JAR cache there.
+    for job_name, job in _jobs(bundle).items():
+        for cluster in job.get("job_clusters", []):
+            env = cluster["new_cluster"].get("spark_env_vars", {})
+            assert env.get("SKUPLAN__SPARK__JARS_DIR") == "null", (
+                f"job {job_name}: set SKUPLAN__SPARK__JARS_DIR"
+            )
+            cfg = load_config(
+                repo_root / "conf", environ={"SKUPLAN__SPARK__JARS_DIR": env["SKUPLAN__SPARK__JARS_DIR"]}
+            )
+            assert cfg.spark.jars_dir is None
+
+
+def _tiny_run_inputs(base: Path, repo_root: Path, out_name: str) -> Path:
+    """Tiny sample + a conf folder (repo defaults plus overrides) for one spark-submit run."""
+    from skuplan.sample import SampleSpec, generate_sample
+
+    generate_sample(base / "in", SampleSpec(n_items=4, n_regions=2, start=dt.date(2024, 6, 1)))
+    conf = base / "conf"
+    shutil.copytree(repo_root / "conf" / "base", conf / "base")
+    overrides = {
+        "inputs": {"root": str(base / "in")},
+        "outputs": {"root": str(base / out_name), "max_files_per_partition": 1},
+        "forecast": {"model": "regression", "horizon_days": 14},
+        # This test is about the submit path, not the quality gate (test_pipeline_e2e's business): the tiny
+        # sample's master tables have a handful of rows, so a single dirty row there would exceed 5%.
+        "quality": {"max_quarantine_ratio": 1.0},
+        "spark": {"shuffle_partitions": 2},
+    }
+    (conf / "local").mkdir()
+    (conf / "local" / "test.yaml").write_text(yaml.safe_dump(overrides), encoding="utf-8")
+    return conf
+
+
+def _submit(args: list[str], repo_root: Path, log: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKUPLAN")}
+    with log.open("w") as out:
+        proc = subprocess.run(
+            ["bash", str(repo_root / "deploy" / "spark_submit.sh"), *args],
+            cwd=repo_root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=1500,
+            check=False,
+        )
+    return proc
+
+
+def _assert_tables(spark, conf: Path, log: Path, proc: subprocess.CompletedProcess) -> None:
+    from skuplan.io import read_table
+
+    tail = "\n".join(line for line in log.read_text().splitlines() if " INFO " not in line)[-3000:]
+    assert proc.returncode == 0, f"spark-submit exited {proc.returncode}; log {log}:\n{tail}"
+    cfg = load_config(conf, environ={})
+    for name in SUBMIT_TABLES:
+        assert (Path(cfg.outputs.root) / name / "_delta_log").is_dir(), f"Delta table {name} missing"
+    assert read_table(spark, cfg, "forecasts", RUN_DATE).count() > 0
+    runs = read_table(spark, cfg, "runs").where(f"run_date = DATE'{RUN_DATE}'").collect()
+    assert runs and all(r.status == "ok" for r in runs), [(r.stage, r.status) for r in runs]
+
+
+@pytest.fixture(scope="module")
+def submitted(tmp_path_factory, repo_root) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    base = tmp_path_factory.mktemp("submit")
+    conf = _tiny_run_inputs(base, repo_root, "out")
+    log = base / "spark_submit.log"
+    return conf, log, _submit([RUN_DATE.isoformat(), "local[2]", str(conf)], repo_root, log)
+
+
+@pytest.mark.slow
+def test_spark_submit_local_writes_delta_tables(spark, submitted):
+    _assert_tables(spark, *submitted)
+
+
+@pytest.mark.slow
+def test_report_renders_the_real_outputs(spark, submitted, tmp_path):
+    # The report against what the pipeline really writes (hand-made tables in test_report.py may lag
+    # behind the pipeline's columns): the core charts must not be skipped.
+    from skuplan.report import write_report
+
+    conf, log, proc = submitted
+    assert proc.returncode == 0, f"spark-submit failed, see {log}"
+    page = write_report(spark, load_config(conf, environ={}), RUN_DATE, tmp_path / "report.html").read_text()
+    sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', page, flags=re.S))
+    for name in ("kpis", "forecast", "accuracy", "alerts", "allocation", "stages"):
+        skipped = re.findall(r"Skipped:[^<]*", sections[name])
+        assert not skipped, f"section {name}: {skipped}"
+    assert sections["forecast"].count("<polygon") >= 1  # quantile bands drawn from real forecasts
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("SKUPLAN_TEST_PACKED") != "1",
+    reason="packed mode builds a ~650 MB environment (minutes): set SKUPLAN_TEST_PACKED=1",
+)
+def test_spark_submit_packed_writes_delta_tables(spark, tmp_path, repo_root):
+    build = subprocess.run(
+        ["bash", str(repo_root / "deploy" / "build_env.sh")],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    conf = _tiny_run_inputs(tmp_path, repo_root, "out_packed")
+    log = tmp_path / "spark_submit_packed.log"
+    proc = _submit(["--packed", RUN_DATE.isoformat(), "local[2]", str(conf)], repo_root, log)
+    _assert_tables(spark, conf, log, proc)
