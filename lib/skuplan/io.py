@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from skuplan.config import Config, validate_path
-from skuplan.schemas import INPUT_COLUMNS, OPTIONAL_DEFAULTS
+from skuplan.schemas import COLUMN_COMMENTS, INPUT_COLUMNS, OPTIONAL_DEFAULTS, TABLE_COMMENTS
 
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -111,6 +111,7 @@ def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, co
     leaving other run_dates untouched. Rows are hash-partitioned by key so few files are written.
     """
     path = table_path(cfg, name)
+    _create_if_absent(df, path, name, partitioned=True)
     keys = [c for c in ("item_id", "region_id") if c in df.columns] or df.columns[:1]
     out = df.withColumn("run_date", F.lit(run_date).cast("date")).repartition(
         cfg.outputs.max_files_per_partition, *keys
@@ -125,6 +126,24 @@ def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, co
         writer = writer.option("userMetadata", comment)
     writer.save(path)
     return last_commit(df.sparkSession, path)
+
+
+def _create_if_absent(df: DataFrame, path: str, name: str, partitioned: bool) -> None:
+    """First write of a table: create it with table and column comments (later writes keep them)."""
+    spark = df.sparkSession
+    if DeltaTable.isDeltaTable(spark, path):
+        return
+    fields = [
+        T.StructField(f.name, f.dataType, True, {"comment": COLUMN_COMMENTS[f.name]} if f.name in COLUMN_COMMENTS else {})
+        for f in df.schema.fields
+        if f.name != "run_date"
+    ]
+    builder = DeltaTable.createIfNotExists(spark).location(path).comment(TABLE_COMMENTS.get(name, name))
+    builder = builder.addColumns(T.StructType(fields))
+    if partitioned:
+        comment = COLUMN_COMMENTS["run_date"]
+        builder = builder.addColumn("run_date", "DATE", comment=comment).partitionedBy("run_date")
+    builder.execute()
 
 
 def last_commit(spark: SparkSession, path: str) -> tuple[int, int]:
@@ -143,6 +162,7 @@ def read_table(spark: SparkSession, cfg: Config, name: str, run_date: dt.date | 
 def append_manifest(spark: SparkSession, cfg: Config, rows: list[dict], schema: T.StructType) -> None:
     """The runs manifest is an audit log: append-only, one row per stage per run."""
     records = [{**r, "table_versions": json.dumps(r.get("table_versions") or {}, sort_keys=True)} for r in rows]
-    spark.createDataFrame(records, schema).coalesce(1).write.format("delta").mode("append").save(
-        table_path(cfg, "runs")
-    )
+    df = spark.createDataFrame(records, schema)
+    path = table_path(cfg, "runs")
+    _create_if_absent(df, path, "runs", partitioned=False)
+    df.coalesce(1).write.format("delta").mode("append").save(path)

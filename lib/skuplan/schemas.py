@@ -154,3 +154,44 @@ def struct_from_columns(columns: list[tuple[str, str]]) -> T.StructType:
             raise ValueError(f"column {name!r}: dtype {dtype!r} has no Spark mapping; use one of {sorted(_PANDAS_TO_SPARK)}")
         fields.append(T.StructField(name, _PANDAS_TO_SPARK[dtype], True))
     return T.StructType(fields)
+
+# Table and column comments stored in the Delta metadata when a table is first created, so that a
+# catalogue browser or `DESCRIBE TABLE` explains the outputs without this repository at hand.
+TABLE_COMMENTS = {
+    "quarantine": "Input rows rejected by validation, one per row, with the rule that rejected it",
+    "data_flags": "Sales flagged (not dropped) as extreme outliers against the series' median day",
+    "forecasts": "Daily forecast per item x region for the horizon after the run date, with quantiles",
+    "forecast_status": "One row per series: chosen model, ok/fallback/failed and why",
+    "forecast_metrics": "Rolling-origin backtest metrics per series, model and fold",
+    "inventory_policy": "Safety stock, reorder point, order-up-to and lot size per item x region",
+    "replenishment": "Order recommendation per item x region from today's inventory position",
+    "alerts": "Exceptions on today's inventory against the policy",
+    "kpis": "Inventory KPIs per item x region: value, days of supply, turnover, projected service",
+    "segments": "ABC x XYZ segments and k-means clusters with their features",
+    "policy_backtest": "Replay of held-out demand through the policy: achieved service and cost per series",
+    "allocation": "DC stock allocated to regions by linear programming, with shortages and solver status",
+    "runs": "Run manifest: one row per stage per run, with row counts, seconds and Delta versions",
+}
+COLUMN_COMMENTS = {
+    "item_id": "item (SKU) key",
+    "region_id": "region key",
+    "dc_id": "distribution centre key (null on a shortage row)",
+    "date": "calendar day",
+    "run_date": "planning date of the run that wrote the row; history ends the day before",
+    "yhat": "point forecast of units for the day",
+    "model": "forecast model that produced the row",
+    "status": "ok, fallback or failed",
+    "message": "why (empty when nothing to say)",
+    "reason_code": "machine-readable rejection rule",
+    "reason": "human-readable rejection reason",
+    "payload": "the rejected input row as JSON (contract columns only)",
+    "units": "units",
+    "shortage_units": "requirement that no DC could cover",
+    "lp_status": "solver outcome for the item's LP block (optimal, no_lane, infeasible, time_limit, ...)",
+    "safety_stock": "units held against demand and lead-time uncertainty",
+    "reorder_point": "order when the inventory position is at or below this",
+    "order_up_to": "order-up-to level S",
+    "order_qty": "units to order today (0 = no order, see reason)",
+    "alert_type": "kind of exception",
+    "severity": "low, medium or high",
+}
