@@ -113,7 +113,7 @@ def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, co
     path = table_path(cfg, name)
     _create_if_absent(df, path, name, partitioned=True)
     keys = [c for c in ("item_id", "region_id") if c in df.columns] or df.columns[:1]
-    out = df.withColumn("run_date", F.lit(run_date).cast("date")).repartition(
+    out = canonical_precision(df).withColumn("run_date", F.lit(run_date).cast("date")).repartition(
         cfg.outputs.max_files_per_partition, *keys
     )
     writer = (
@@ -128,6 +128,21 @@ def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, co
     return last_commit(df.sparkSession, path)
 
 
+# Doubles are stored rounded to this many decimals. numpy's SIMD kernels may differ in the last bit
+# between processes (buffer alignment), which would make a rerun's output differ from the first run's
+# by 1e-16; a canonical precision far below any planning unit makes reruns byte-identical.
+CANONICAL_DECIMALS = 9
+
+
+def canonical_precision(df: DataFrame) -> DataFrame:
+    return df.select(
+        *[
+            F.round(F.col(f.name), CANONICAL_DECIMALS).alias(f.name) if isinstance(f.dataType, T.DoubleType) else F.col(f.name)
+            for f in df.schema.fields
+        ]
+    )
+
+
 def _create_if_absent(df: DataFrame, path: str, name: str, partitioned: bool) -> None:
     """First write of a table: create it with table and column comments (later writes keep them)."""
     spark = df.sparkSession
@@ -136,7 +151,7 @@ def _create_if_absent(df: DataFrame, path: str, name: str, partitioned: bool) ->
     fields = [
         T.StructField(f.name, f.dataType, True, {"comment": COLUMN_COMMENTS[f.name]} if f.name in COLUMN_COMMENTS else {})
         for f in df.schema.fields
-        if f.name != "run_date"
+        if not (partitioned and f.name == "run_date")
     ]
     builder = DeltaTable.createIfNotExists(spark).location(path).comment(TABLE_COMMENTS.get(name, name))
     builder = builder.addColumns(T.StructType(fields))
