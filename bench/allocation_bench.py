@@ -185,12 +185,14 @@ def run_spark(data: Data, args: argparse.Namespace) -> Result:
     req = spark.createDataFrame(data.requirements[req_cols]).select("*", part).persist()
     sup = spark.createDataFrame(data.supply[["item_id", "dc_id", "available"]]).select("*", part).persist()
     req.count(), sup.count()  # inputs materialised outside the timing, as the nightly run reads them from Delta
-    w = time.perf_counter()
-    alloc = solve_partitions(req, sup, data.lanes, cfg).toPandas()
-    wall = time.perf_counter() - w
+    wall = float("inf")
+    for _ in range(args.repeat):  # best of N, as for the in-process contender
+        w = time.perf_counter()
+        alloc = solve_partitions(req, sup, data.lanes, cfg).toPandas()
+        wall = min(wall, time.perf_counter() - w)
     broken = allocation_violations(alloc, data.requirements, data.supply)
     n = data.requirements["item_id"].nunique()
-    note = f"local[{args.cores}], {args.partitions} partitions, cpu_s = wall x cores"
+    note = f"best of {args.repeat}, local[{args.cores}], {args.partitions} partitions, cpu_s = wall x cores"
     note += f" VIOLATIONS {broken}" if broken else " identities ok"
     return Result("skuplan on Spark (applyInPandas per partition)", n, wall, wall * args.cores,
                   _objective(alloc, data.subset), note)
@@ -216,9 +218,12 @@ def main() -> None:
     p.add_argument("--integer", action="store_true", help="also time integer=True")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--cores", type=int, default=2, help="Spark local[N] cores")
-    p.add_argument("--partitions", type=int, default=8, help="allocation partitions for the Spark path")
+    # Two partitions per core measured best (8 on 2 cores: 1,938 items/s per core; 4: 2,983): each task
+    # pays a fixed Python/Arrow cost, and larger partitions batch more items into each LP call.
+    p.add_argument("--partitions", type=int, default=None, help="allocation partitions (default 2 x cores)")
     p.add_argument("--repeat", type=int, default=3, help="skuplan runs per contender (best is reported)")
     args = p.parse_args()
+    args.partitions = args.partitions or 2 * args.cores
     data = make_data(args.items, args.dcs, args.regions, args.seed, args.subset)
     print(
         f"instance: {args.items} items x {args.dcs} DCs x {args.regions} regions, "
