@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from skuplan.schemas import DAILY_SERIES
@@ -87,7 +87,3 @@ def with_bucket(df: DataFrame, n_buckets: int) -> DataFrame:
     """Stable bucket per series: many series per pandas call, same bucket on every run."""
     return df.withColumn("bucket", F.pmod(F.xxhash64(*SERIES_KEYS), F.lit(n_buckets)).cast("int"))
 
-
-def latest_per_key(df: DataFrame, keys: list[str], order_col: str) -> DataFrame:
-    w = Window.partitionBy(*keys).orderBy(F.col(order_col).desc())
-    return df.withColumn("_rn", F.row_number().over(w)).where("_rn = 1").drop("_rn")
