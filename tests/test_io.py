@@ -28,3 +28,12 @@ def test_partition_replaced_not_appended_and_comments_kept(spark, tmp_path, repo
     assert desc["yhat"] == "point forecast of units for the day"
     detail = spark.sql(f"DESCRIBE DETAIL delta.`{tmp_path / 'forecasts'}`").first()
     assert detail.description.startswith("Daily forecast per item x region")
+
+
+def test_relative_output_root_works(spark, tmp_path, repo_root, monkeypatch):
+    # The demo's conf uses a relative root (output/delta); Delta's builder would read it as a table name.
+    cfg = load_config(repo_root / "conf", environ={}, overrides={"outputs": {"root": "out/delta"}})
+    monkeypatch.chdir(tmp_path)
+    df = spark.createDataFrame([("I1", "R1", 1.0)], "item_id string, region_id string, yhat double")
+    assert write_partition(df, cfg, "forecasts", D1)[1] == 1
+    assert (tmp_path / "out" / "delta" / "forecasts" / "_delta_log").is_dir()

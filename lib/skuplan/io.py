@@ -101,7 +101,9 @@ def conform_columns(df: DataFrame, table: str, path: str = "<dataframe>") -> Dat
 def table_path(cfg: Config, name: str) -> str:
     if not _TABLE_NAME.match(name):
         raise ValueError(f"table name {name!r} must match {_TABLE_NAME.pattern}")
-    return validate_path(f"{cfg.outputs.root.rstrip('/')}/{name}", f"outputs.root/{name}")
+    path = validate_path(f"{cfg.outputs.root.rstrip('/')}/{name}", f"outputs.root/{name}")
+    # Delta's table builder reads a bare relative path as a table name: make local paths absolute.
+    return path if "://" in path else os.path.abspath(path)
 
 
 def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, comment: str = "") -> tuple[int, int]:

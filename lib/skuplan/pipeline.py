@@ -225,9 +225,16 @@ def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date) -> RunSumm
         fc = _timed(run, "forecast", _forecast, filled, inputs["items"], inputs.get("events"))
         policy = _timed(run, "policy", _policy, inputs, stats, filled, fc)
         _timed(run, "allocate", _allocate, inputs, fc, policy)
-    finally:
-        _write_manifest(run)
+    except BaseException:
+        # Record how far the run got, but never let a manifest problem hide the original error.
+        try:
+            _write_manifest(run)
+        except Exception:
+            log.exception("could not write the runs manifest after a failed run")
         run.release()
+        raise
+    _write_manifest(run)
+    run.release()
     return RunSummary(run.run_id, run_date, cfg.outputs.root, run.records, run.table_rows)
 
 
