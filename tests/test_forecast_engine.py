@@ -47,7 +47,7 @@ def test_auto_contract_dates_and_selection():
     assert set(res.status["status"]) == {"ok"}
     assert res.forecasts["date"].min() == CUTOFF + pd.Timedelta(days=1)
     assert res.forecasts["date"].max() == CUTOFF + pd.Timedelta(days=28)
-    # the selected model is the one with the lowest total backtest error (== WAPE on the same actuals)
+    # metrics flag one selected model per series, the one the status names (the rule: test_forecast_selection)
     m = res.metrics
     for (item, region), g in m.groupby(["item_id", "region_id"]):
         sel = g.loc[g["selected"], "model"].unique()
@@ -165,12 +165,14 @@ def test_cold_start_mean_and_category_profile():
     cold = series_frame("new", [2.0, 4.0] * 5)
     res = forecast_batch(cold, ForecastConfig(), CUTOFF)
     assert res.status["status"].tolist() == ["fallback"] and res.status["model"].tolist() == ["mean"]
-    assert np.allclose(res.forecasts["yhat"], 3.0)
-    # with a category, the mean is shrunk toward the established series of the same category and region
+    # the mean of the last 7 observed days (4, 2, 4, 2, 4, 2, 4); no launched series to learn a growth from
+    assert np.allclose(res.forecasts["yhat"], 22 / 7)
+    # with a category, the mean is shrunk toward the established series of the same category and region:
+    # w = n / (n + 7) = 10 / 17
     old = series_frame("old", np.full(120, 17.0), region="r1")
     both = pd.concat([cold, old], ignore_index=True).assign(category="shoes")
     yhat = forecast_batch(both, ForecastConfig(), CUTOFF).forecasts.query("item_id == 'new'")["yhat"]
-    assert np.allclose(yhat, 10 / 24 * 3 + 14 / 24 * 17)
+    assert np.allclose(yhat, 10 / 17 * 22 / 7 + 7 / 17 * 17)
 
 
 def test_stockouts_are_not_learned_as_low_demand():

@@ -20,6 +20,7 @@ ModelName = Literal[
     "sba",
     "tsb",
     "regression",
+    "ensemble",
     "prophet",
 ]
 # Every concrete model "auto" may try (all names above except "auto").
@@ -30,10 +31,13 @@ MODEL_NAMES: tuple[str, ...] = (
     "sba",
     "tsb",
     "regression",
+    "ensemble",
     "ets",
     "arima",
     "prophet",
 )
+# Models an ensemble may average: the fast, vectorized ones.
+ENSEMBLE_MEMBERS: tuple[str, ...] = MODEL_NAMES[:6]
 DEMAND_CLASSES: tuple[str, ...] = ("smooth", "erratic", "intermittent", "lumpy")
 
 
@@ -67,6 +71,11 @@ class ForecastConfig(_Strict):
         "lumpy": ["sba", "tsb", "moving_average", "regression"],
     }
     backtest: BacktestConfig = BacktestConfig()
+    # How "auto" picks among the backtested candidates (see backtest.select_shrunk): "class_shrunk" = the demand
+    # class's best model unless a series' own best beats it by `selection_margin` in total and in every fold;
+    # "per_series" = each series' lowest backtest error (noisy: 3 folds x 28 days of one series).
+    selection: Literal["class_shrunk", "per_series"] = "class_shrunk"
+    selection_margin: float = Field(0.1, ge=0, lt=1)
     # ETS/ARIMA/Prophet are 10^3-10^5 times slower than the vectorized models: backtesting them is opt-in.
     # Without a backtest they still give native quantiles, but no metrics rows, and as "auto" candidates they
     # are chosen only for series on which no candidate could be scored.
@@ -80,6 +89,9 @@ class ForecastConfig(_Strict):
     croston_alpha: float = Field(0.1, gt=0, le=1)
     tsb_alpha: float = Field(0.1, gt=0, le=1)
     tsb_beta: float = Field(0.05, gt=0, le=1)
+
+    # "ensemble": plain mean of these models' forecasts (opt-in: add "ensemble" to the candidates or set model).
+    ensemble_members: list[str] = ["regression", "moving_average"]
 
     # Batch ridge regression (the fast default).
     ridge_alpha: float = Field(10.0, ge=0)
@@ -115,6 +127,15 @@ class ForecastConfig(_Strict):
     def _check_candidates(cls, v: list[str] | None) -> list[str] | None:
         if v is not None:
             _check_names("candidates", v)
+        return v
+
+    @field_validator("ensemble_members")
+    @classmethod
+    def _check_ensemble_members(cls, v: list[str]) -> list[str]:
+        _check_names("ensemble_members", v)
+        bad = [n for n in v if n not in ENSEMBLE_MEMBERS]
+        if bad:
+            raise ValueError(f"ensemble_members must be fast models from {list(ENSEMBLE_MEMBERS)}, got {bad}")
         return v
 
     @field_validator("class_candidates")

@@ -89,7 +89,7 @@ def _forecast(history, cfg, cutoff, events, future) -> ForecastResult:
 
     ctx = context(panel, cfg, levels, dclass)
     runs = {m: run_model(ctx, m, np.flatnonzero(member[k])) for k, m in enumerate(names)}
-    choice, messages = select(names, runs, member, cand, N)
+    choice, messages = select(names, runs, member, cand, N, ctx)
     scale, level = ctx.scale, ctx.level
 
     # Assemble the forecasts of established series from their chosen model.

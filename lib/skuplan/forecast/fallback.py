@@ -4,11 +4,13 @@ Kinds, checked in this order (status / model / forecast):
   nodata  no finite unit on or before the cutoff (all NaN, censored or absent): failed / zero / 0
   bad     inf, negative or > max_units units: those days become missing; failed / seasonal_naive on the rest
   zero    no demand at all: fallback / zero / 0
-  cold    fewer than min_history_days observed days: fallback / mean / the mean of its last RECENT_DAYS
-          observed days (new items ramp up: the whole-history mean lags), shrunk toward its (category,
-          region) profile when history has a `category` column:
-          yhat = w * own_mean + (1 - w) * profile, w = n / (n + 14), profile = mean recent (28-day) level
-          of the batch's established series of the same category and region (own mean when none).
+  cold    fewer than min_history_days observed days: fallback / mean / the mean of its last RECENT_DAYS (7)
+          observed days (new items ramp up: a longer mean lags) times the batch's launch growth g(age)
+          (launch_growth, >= 1), shrunk toward its (category, region) profile when history has a `category`
+          column: yhat = w * own + (1 - w) * profile, w = n / (n + PRIOR_DAYS), profile = mean recent
+          (28-day) level of the batch's established series of the same category and region (own when none).
+          Measured on the generator's new items (bench/accuracy_eval.py): bias -0.23 -> -0.12 with a
+          category, -0.40 -> -0.25 without.
   ok      everything else goes to the models.
 Stockout (censored) and NaN days are masked to NaN in `panel.y` here, once, for every model downstream.
 """
@@ -23,8 +25,12 @@ import pandas as pd
 from skuplan.forecast.baselines import _nanmean0, seasonal_naive_matrix
 from skuplan.forecast.panel import Panel
 
-PRIOR_DAYS = 14.0
-RECENT_DAYS = 14
+PRIOR_DAYS = 7.0
+RECENT_DAYS = 7
+MIN_LAUNCHES = 20  # launched series needed to learn the batch's launch growth; fewer -> no growth factor
+# Growth is only ever upward: below 1 it mostly learns that an intermittent series' first day is a sale by
+# definition (measured: it deepened the under-forecast of young items from -0.64 to -0.76 bias).
+GROWTH_CLIP = (1.0, 5.0)
 
 
 @dataclass
@@ -74,6 +80,36 @@ def screen(panel: Panel, cfg) -> Screen:
     return Screen(kind, msg, n_obs)
 
 
+def launch_growth(panel: Panel, established: np.ndarray, ages: np.ndarray, h: int) -> np.ndarray:
+    """Growth g(a) per entry of `ages`: how much the next h days of a series launched a days ago sell over its
+    last min(a, RECENT_DAYS) days, learned from the batch's established series that started inside the panel
+    and have a + h days of history: sum over them of future mean / sum of past mean (volume-weighted, so one
+    noisy small series cannot swing it). 1 where fewer than MIN_LAUNCHES such series exist (nothing to learn)."""
+    T = panel.n_hist
+    s = panel.start[established]
+    launched = established[s > 0]
+    s = panel.start[launched]
+    y = panel.y[:T, launched]
+    ok = np.isfinite(y)
+    csum = np.vstack([np.zeros((1, len(launched))), np.cumsum(np.where(ok, y, 0.0), 0)])
+    ccnt = np.vstack([np.zeros((1, len(launched))), np.cumsum(ok, 0)])
+    cols = np.arange(len(launched))
+    out = np.ones(len(ages))
+    for a in np.unique(ages):
+        use = s + a + h <= T
+        if use.sum() < MIN_LAUNCHES or a < 1:
+            continue
+        c, s0, k = cols[use], s[use], min(int(a), RECENT_DAYS)
+
+        def mean(lo, hi, c=c):
+            return (csum[hi, c] - csum[lo, c]) / np.maximum(ccnt[hi, c] - ccnt[lo, c], 1)
+
+        past, future = mean(s0 + a - k, s0 + a).sum(), mean(s0 + a, s0 + a + h).sum()
+        if past > 0:
+            out[ages == a] = np.clip(future / past, *GROWTH_CLIP)
+    return out
+
+
 def cold_start(panel: Panel, idx: np.ndarray, established: np.ndarray, h: int) -> np.ndarray:
     """(h, len(idx)) flat forecasts for cold-start series (see module docstring)."""
     y = panel.y[:, idx]
@@ -81,6 +117,7 @@ def cold_start(panel: Panel, idx: np.ndarray, established: np.ndarray, h: int) -
     # Mean of the last RECENT_DAYS observed days: rank observed days from the end, keep the first ones.
     from_end = np.cumsum(np.isfinite(y[::-1]), axis=0)[::-1]
     own = _nanmean0(np.where(from_end <= RECENT_DAYS, y, np.nan))
+    own = own * launch_growth(panel, established, panel.n_hist - panel.start[idx], h)
     if "category" not in panel.keys.columns or len(established) == 0:
         return np.repeat(own[None, :], h, axis=0)
     recent = _nanmean0(panel.y[-28:, established])

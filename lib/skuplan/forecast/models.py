@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from skuplan.forecast.base import Model, quantile_column, run_per_series
 from skuplan.forecast.baselines import MovingAverage, SeasonalNaive
+from skuplan.forecast.ensemble import Ensemble
 from skuplan.forecast.intermittent import SBA, TSB, Croston
 from skuplan.forecast.prophet_model import ProphetModel
 from skuplan.forecast.regression import Regression
@@ -24,6 +25,7 @@ __all__ = [
     "SBA",
     "TSB",
     "Croston",
+    "Ensemble",
     "Model",
     "ModelSpec",
     "MovingAverage",
@@ -49,13 +51,15 @@ REGISTRY: dict[str, ModelSpec] = {
     "sba": ModelSpec(lambda c: SBA(c.croston_alpha), 3),
     "tsb": ModelSpec(lambda c: TSB(c.tsb_alpha, c.tsb_beta), 4),
     "regression": ModelSpec(Regression.from_config, 5),
-    "ets": ModelSpec(lambda c: ETS(c.season_length, c.slow_model_max_history_days), 6, slow=True),
-    "arima": ModelSpec(lambda c: ARIMA(c.season_length, c.slow_model_max_history_days), 7, slow=True),
+    # Members are looked up at build time (REGISTRY is complete by then); config allows only fast models.
+    "ensemble": ModelSpec(lambda c: Ensemble([REGISTRY[m].factory(c) for m in c.ensemble_members]), 6),
+    "ets": ModelSpec(lambda c: ETS(c.season_length, c.slow_model_max_history_days), 7, slow=True),
+    "arima": ModelSpec(lambda c: ARIMA(c.season_length, c.slow_model_max_history_days), 8, slow=True),
     "prophet": ModelSpec(
         lambda c: ProphetModel(
             c.seed, c.holidays_country, c.prophet_uncertainty_samples, c.slow_model_max_history_days
         ),
-        8,
+        9,
         slow=True,
     ),
 }
