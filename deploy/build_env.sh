@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Build what `deploy/spark_submit.sh --packed` ships to a cluster:
 #   dist/skuplan-<version>-py3-none-any.whl   the package alone (pip wheel --no-deps)
-#   dist/skuplan_env.tar.gz                    a packed virtual environment: the wheel plus every dependency
+#   dist/skuplan_env.tar.gz                    a packed virtual environment: the wheel plus every dependency,
+#                                              including the `local` extra (pyspark, delta-spark)
+#
+# Why the `local` extra here (the Databricks bundle installs the wheel without it): the client-mode driver
+# runs jobs/plan.py with the packed environment's python, and the Python side of pyspark and Delta must
+# match the Spark that spark-submit starts (the project venv's pyspark, pinned with delta-spark in
+# pyproject.toml), whatever Python packages the cluster nodes have.
 #
 # Why a packed venv: skuplan's dependencies carry native code (numpy, scipy, pyarrow, statsforecast/numba,
 # prophet's cmdstan), which --py-files cannot ship; spark-submit unpacks the archive on every node
@@ -36,7 +42,7 @@ echo "build_env: built $wheel"
 rm -rf "$build_venv"
 "$base_python" -m venv "$build_venv"
 "$build_venv/bin/pip" install -q --upgrade pip
-"$build_venv/bin/pip" install -q "$wheel"
+"$build_venv/bin/pip" install -q "${wheel}[local]"
 
 # venv-pack is a build tool only: installed into the project venv on demand, not a package dependency.
 "$venv/bin/python" -m pip install -q venv-pack

@@ -14,6 +14,10 @@
 # is needed; without the cache (a cluster gateway) spark-submit resolves the Delta package itself
 # (--packages). DELTA_PACKAGES=1 forces --packages. On a cluster that provides Delta (Databricks), use
 # the bundle in deploy/databricks.yml instead of this script.
+#
+# spark-submit itself comes from pyspark in the project venv: the `local` extra (pip install -e ".[local]";
+# `make setup` installs ".[dev]", which includes it). The --packages coordinates below follow the versions
+# pinned there (Spark minor 4.2, Delta 4.4.0); tests/test_deploy.py checks they agree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +30,12 @@ conf_dir=${3:-conf}
 venv=${VENV:-.venv}
 archive=${SKUPLAN_ENV_ARCHIVE:-dist/skuplan_env.tar.gz}
 delta_package=io.delta:delta-spark_4.2_2.13:4.4.0
+
+if [ ! -x "$venv/bin/spark-submit" ]; then
+  echo "spark_submit: $venv/bin/spark-submit not found: install skuplan[local] into $venv" \
+    "(make setup, or $venv/bin/pip install -e '.[local]') or set VENV=..." >&2
+  exit 2
+fi
 
 jars=$(ls .cache/jars/*.jar 2>/dev/null | paste -sd, -)
 if [ -n "$jars" ] && [ -z "${DELTA_PACKAGES:-}" ]; then

@@ -8,11 +8,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from skuplan.cli import build_parser
 from skuplan.config import load_config
@@ -148,6 +151,107 @@ def test_every_task_parameter_list_parses_with_the_cli(bundle):
             ) from exc
         if hasattr(args, "run_date"):
             assert args.run_date == RUN_DATE
+
+
+def _requirements(specs: list[str]) -> dict[str, Requirement]:
+    reqs = [Requirement(s) for s in specs]
+    return {canonicalize_name(r.name): r for r in reqs}
+
+
+def _pin(req: Requirement) -> str:
+    (spec,) = req.specifier  # exactly one clause, ==X.Y.Z
+    assert spec.operator == "==", f"{req}: pin an exact version"
+    return spec.version
+
+
+def test_core_dependencies_leave_pyspark_and_delta_to_the_cluster(pyproject):
+    # A Databricks runtime brings its own pyspark and Delta: the wheel must not pull a second pyspark.
+    core = _requirements(pyproject["project"]["dependencies"])
+    assert not {"pyspark", "delta-spark", "py4j"} & set(core), sorted(core)
+
+
+def test_local_extra_pins_matching_pyspark_and_delta(pyproject):
+    extras = pyproject["project"]["optional-dependencies"]
+    local = _requirements(extras["local"])
+    assert set(local) == {"pyspark", "delta-spark"}, sorted(local)
+    spark, delta = _pin(local["pyspark"]), _pin(local["delta-spark"])
+    # The dev extra (what `make setup` installs) brings the local extra along.
+    dev = [Requirement(s) for s in extras["dev"]]
+    assert any(canonicalize_name(r.name) == "skuplan" and "local" in r.extras for r in dev), extras["dev"]
+    # The installed delta-spark accepts the pinned pyspark (delta-spark 4.4.0 wants pyspark <= 4.2.0) ...
+    import importlib.metadata as md
+
+    assert md.version("pyspark") == spark and md.version("delta-spark") == delta, "venv differs from the pins"
+    delta_needs = _requirements([r for r in md.requires("delta-spark") or [] if "extra ==" not in r])["pyspark"]
+    assert delta_needs.specifier.contains(spark), f"delta-spark {delta} requires {delta_needs}, pinned pyspark {spark}"
+    # ... and the Maven coordinates in spark_submit.sh (--packages) are the ones fetch_jars.sh derives.
+    spark_mm = ".".join(spark.split(".")[:2])
+    submit = (REPO / "deploy" / "spark_submit.sh").read_text(encoding="utf-8")
+    (coords,) = re.findall(r"io\.delta:delta-spark_[\w.]+:[\w.]+", submit)
+    assert coords == f"io.delta:delta-spark_{spark_mm}_2.13:{delta}", coords
+
+
+def test_bundle_installs_the_wheel_without_the_local_extra(bundle, pyproject):
+    name = pyproject["project"]["name"]
+    for job_name, _job, task in _wheel_tasks(bundle):
+        for lib in task.get("libraries", []):
+            where = f"job {job_name} task {task['task_key']} library {lib}"
+            spec = str(lib.get("whl") or lib.get("pypi", {}).get("package", ""))
+            assert "[" not in spec, f"{where}: the wheel is installed without extras"
+            if "pypi" in lib:
+                req = Requirement(lib["pypi"]["package"])
+                assert canonicalize_name(req.name) not in {"pyspark", "delta-spark"}, f"{where}: the runtime has it"
+                assert not (canonicalize_name(req.name) == name and req.extras), where
+    for art_name, art in bundle["artifacts"].items():
+        assert "[local]" not in art.get("build", ""), f"artifact {art_name}: builds with the local extra"
+
+
+def test_packed_environment_includes_the_local_extra():
+    # spark-submit --packed runs the driver on the packed python: it needs pyspark and delta-spark.
+    build = (REPO / "deploy" / "build_env.sh").read_text(encoding="utf-8")
+    assert re.search(r'pip" install -q "\$\{wheel\}\[local\]"', build), "build_env.sh: install the wheel with [local]"
+
+
+_NO_SPARK = "import sys; sys.modules['pyspark'] = None; sys.modules['delta'] = None\n"  # import fails, find_spec None
+
+
+def _python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKUPLAN", "PYSPARK"))}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_importing_the_cli_leaves_pyspark_unimported(tmp_path):
+    proc = _python(
+        "import sys\nimport skuplan.cli\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'delta', 'py4j'))\n"
+        "assert not loaded, loaded\n",
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_cli_without_pyspark_generates_the_sample_and_names_the_missing_extra(tmp_path):
+    # As if installed without the local extra: --help and generate-sample work; Spark commands exit 2
+    # with what to install, before anything runs (demo writes no sample).
+    proc = _python(
+        _NO_SPARK + "from skuplan.cli import main\n"
+        "rc = main(['generate-sample', '--out', 'gen', '--items', '2', '--regions', '1'])\n"
+        "assert rc == 0, rc\n"
+        "for argv in (['run', '--run-date', '2026-01-01'], ['demo', '--sample-dir', 'demo'],\n"
+        "             ['report', '--run-date', '2026-01-01']):\n"
+        "    assert main(argv) == 2, argv\n"
+        "main(['--help'])\n",
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]  # --help exits 0 after printing the usage
+    assert "usage: skuplan" in proc.stdout
+    assert (tmp_path / "gen" / "sales").exists() and not (tmp_path / "demo").exists()
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("skuplan: error:")]
+    assert len(errors) == 3, proc.stderr[-2000:]
+    for line, command in zip(errors, ("run", "demo", "report"), strict=True):
+        assert f"skuplan {command} needs pyspark and delta-spark" in line
+        assert "install skuplan[local] or run on a cluster that provides pyspark" in line
 
 
 def test_task_dependencies_and_clusters_exist(bundle):

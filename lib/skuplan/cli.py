@@ -1,18 +1,27 @@
-"""Command line: `skuplan run`, `skuplan demo`, `skuplan generate-sample`.
+"""Command line: `skuplan run`, `skuplan demo`, `skuplan generate-sample`, `skuplan report`.
 
-Exit codes: 0 ok, 1 the run failed, 2 bad configuration or input.
+Exit codes: 0 ok, 1 the run failed, 2 bad configuration or input (or no pyspark/Delta to run on).
+
+pyspark and delta-spark are the `local` extra, not core dependencies (a Spark cluster brings its own), so
+this module imports neither at import time: `skuplan --help` and `skuplan generate-sample` work without them,
+and the Spark commands say what to install when they are missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import logging
 import sys
 import time
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# Sub-commands that run Spark (and read or write Delta); generate-sample is pure Python.
+SPARK_COMMANDS = frozenset({"run", "demo", "report"})
+# Distribution name -> module it provides.
+_SPARK_MODULES = {"pyspark": "pyspark", "delta-spark": "delta"}
 
 EXAMPLES = {
     "run": "example: skuplan run --conf conf --run-date 2026-01-01",
@@ -126,13 +135,37 @@ def _dry_run(spark, cfg, run_date: dt.date) -> int:
     return EXIT_OK
 
 
+def missing_spark_modules() -> list[str]:
+    """Distributions of the `local` extra whose module cannot be imported here (looked up, not imported)."""
+    return [dist for dist, module in _SPARK_MODULES.items() if importlib.util.find_spec(module) is None]
+
+
+def spark_missing_message(command: str, missing: list[str]) -> str:
+    return (
+        f"skuplan {command} needs {' and '.join(missing)}, not installed "
+        "in this Python: install skuplan[local] or run on a cluster that provides pyspark and Delta Lake "
+        "(pip install 'skuplan[local]'; in a clone of the repository, `make setup`)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     from skuplan.config import ConfigError
-    from skuplan.io import InputError
-    from skuplan.pipeline import RunFailed
+
+    bad_input: tuple[type[Exception], ...] = (ConfigError,)
+    failed: tuple[type[Exception], ...] = ()  # an empty tuple catches nothing
+    if args.command in SPARK_COMMANDS:
+        # Checked before anything runs (demo would otherwise write its sample first).
+        missing = missing_spark_modules()
+        if missing:
+            print(f"skuplan: error: {spark_missing_message(args.command, missing)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        from skuplan.io import InputError
+        from skuplan.pipeline import RunFailed
+
+        bad_input, failed = (ConfigError, InputError), (RunFailed,)
 
     try:
         if args.command == "generate-sample":
@@ -145,10 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             _generate(args.sample_dir, args.items, args.regions)
             return _run(args, overrides={"inputs": {"root": args.sample_dir}})
         return _run(args)
-    except (ConfigError, InputError) as exc:
+    except bad_input as exc:
         print(f"skuplan: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except RunFailed as exc:
+    except failed as exc:
         print(f"skuplan: run failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # the one-line reason for operators; the traceback goes to the log

@@ -36,7 +36,8 @@ def validate_path(value: str, key: str) -> str:
     if not value or not value.strip():
         raise ValueError(f"{key} must be a non-empty path")
     rest = _SCHEME.sub("", value)
-    if not _SAFE_PATH.match(rest):
+    # fullmatch, not match: `$` also matches before a trailing newline.
+    if not _SAFE_PATH.fullmatch(rest):
         raise ValueError(f"{key} has characters outside [A-Za-z0-9_./:@+=-]: {value!r}")
     if ".." in rest.split("/"):
         raise ValueError(f"{key} must not contain '..' (path traversal): {value!r}")
@@ -168,7 +169,10 @@ def _env_overrides(environ: dict[str, str]) -> dict:
         node = out
         for key in keys[:-1]:
             node = node.setdefault(key, {})
-        node[keys[-1]] = yaml.safe_load(environ[name])
+        try:  # safe_load: plain YAML values only, a !!python/... tag is an error, never an object
+            node[keys[-1]] = yaml.safe_load(environ[name])
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"environment variable {name}: not a plain YAML value ({exc.__class__.__name__})") from None
     return out
 
 

@@ -99,7 +99,7 @@ def conform_columns(df: DataFrame, table: str, path: str = "<dataframe>") -> Dat
 
 
 def table_path(cfg: Config, name: str) -> str:
-    if not _TABLE_NAME.match(name):
+    if not _TABLE_NAME.fullmatch(name):  # fullmatch: "$" alone would let a trailing newline through
         raise ValueError(f"table name {name!r} must match {_TABLE_NAME.pattern}")
     path = validate_path(f"{cfg.outputs.root.rstrip('/')}/{name}", f"outputs.root/{name}")
     # Delta's table builder reads a bare relative path as a table name: make local paths absolute.
