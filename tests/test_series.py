@@ -56,3 +56,71 @@ def test_series_stats_by_hand(spark):
     assert stats.mean_daily == pytest.approx(1.5)
     assert stats.annual_units == pytest.approx(12 * 365 / 8)
     assert stats.last_sale_date == D(2024, 1, 5)
+
+
+def test_series_arrays_round_trip_window_and_empty_series(spark):
+    """One row per series, days ascending inside the window; unpacked back to the long frame exactly."""
+    import pyarrow as pa
+
+    from skuplan.history_arrays import history_from_arrow
+    from skuplan.series import series_arrays
+
+    cutoff = D(2024, 1, 10)
+    daily = spark.createDataFrame(
+        [
+            ("A", "R1", D(2024, 1, 9), 2.0, 0.0, 3.0, False),
+            ("A", "R1", D(2024, 1, 7), 5.0, 1.0, None, True),
+            ("A", "R1", D(2024, 1, 1), 9.0, 0.0, 3.0, False),  # outside a 5-day window
+            ("B", "R1", D(2023, 12, 1), 4.0, 0.0, 1.0, False),  # no day inside the window
+        ],
+        DAILY_SERIES,
+    )
+    rows = {r.item_id: r for r in series_arrays(daily, cutoff, max_history_days=5).collect()}
+    epoch = D(1970, 1, 1)
+    assert rows["A"].day == [(D(2024, 1, 7) - epoch).days, (D(2024, 1, 9) - epoch).days]
+    assert rows["A"].units == [5.0, 2.0] and rows["A"].price == [None, 3.0] and rows["A"].stockout == [True, False]
+    assert rows["B"].day == []
+
+    table = pa.Table.from_pylist([r.asDict() for r in sorted(rows.values(), key=lambda r: r.item_id)])
+    long = history_from_arrow(table, (cutoff - epoch).days)
+    assert long["item_id"].tolist() == ["A", "A", "B"]
+    assert [d.date() for d in long["date"]] == [D(2024, 1, 7), D(2024, 1, 9), cutoff]
+    # B keeps one placeholder row, units NaN, so the engine reports it ("no finite units") instead of losing it
+    assert long["units"].iloc[:2].tolist() == [5.0, 2.0] and long["units"].isna().tolist() == [False, False, True]
+    assert long["stockout"].tolist() == [True, False, False]
+
+
+def test_one_item_with_100x_rows_is_bounded_per_bucket(spark):
+    """An item with 100x the raw rows of the others (100 channels a day, 30 years) forecasts fine, and what a
+    bucket holds is bounded: one row per series-day after the channel sum, at most max_history_days days."""
+    import pandas as pd
+
+    from skuplan.forecast.config import ForecastConfig
+    from skuplan.forecast.spark import forecast_stage
+    from skuplan.series import series_arrays
+
+    cutoff = D(2024, 12, 31)
+    short = pd.date_range(end=cutoff, periods=3 * 365, freq="D")
+    rows = [(f"S{k}", "R1", d.date(), float(1 + (d.dayofweek == 5)), "web", 2.0, 0.0, False)
+            for k in range(3) for d in short]
+    long_days = pd.date_range(end=cutoff, periods=30 * 365, freq="D")
+    sales = spark.createDataFrame(rows, "item_id string, region_id string, date date, units double, "
+                                        "channel string, price double, promo double, stockout boolean")
+    big = (
+        spark.createDataFrame(pd.DataFrame({"date": long_days.date}))
+        .crossJoin(spark.range(10).withColumnRenamed("id", "c"))
+        .selectExpr("'BIG' as item_id", "'R1' as region_id", "date", "1.0 as units",
+                    "concat('ch', c) as channel", "2.0 as price", "0.0 as promo", "false as stockout")
+    )
+    sales = sales.unionByName(big)
+    assert sales.where("item_id = 'BIG'").count() == 100 * sales.where("item_id = 'S0'").count()
+    cfg = ForecastConfig(horizon_days=7, max_history_days=730)
+    filled = fill_calendar(aggregate_channels(sales), cutoff)
+    arrays = series_arrays(filled, cutoff, cfg.max_history_days)
+    lengths = {r.item_id: r.n for r in arrays.selectExpr("item_id", "size(day) as n").collect()}
+    assert lengths == {"S0": 730, "S1": 730, "S2": 730, "BIG": 730}
+    outs = forecast_stage(filled, cfg, cutoff, series_per_bucket=2)
+    status = {r.item_id: r.status for r in outs.status.collect()}
+    assert status == {"S0": "ok", "S1": "ok", "S2": "ok", "BIG": "ok"}
+    big_fc = [r.yhat for r in outs.forecasts.where("item_id = 'BIG'").collect()]
+    assert len(big_fc) == 7 and all(abs(y - 10.0) < 0.5 for y in big_fc)  # 10 channels x 1 unit a day

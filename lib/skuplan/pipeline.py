@@ -22,9 +22,9 @@ from skuplan import io
 from skuplan.config import INPUT_TABLES, Config
 from skuplan.forecast.spark import forecast_stage
 from skuplan.progress import stage_progress
-from skuplan.quality import outlier_flags, split_marked, validate_table
+from skuplan.quality import outlier_flags, validate_table
 from skuplan.schemas import RUNS
-from skuplan.series import aggregate_channels, fill_calendar, series_stats
+from skuplan.series import aggregate_channels, fill_calendar, series_arrays, series_stats
 
 log = logging.getLogger("skuplan")
 
@@ -94,9 +94,9 @@ def _validate(run: _Run, rec: StageRecord) -> dict[str, DataFrame]:
         if raw is None:
             continue
         known = accepted["items"] if table in ("sales", "inventory", "dc_stock") else None
-        marked = run.keep(validate_table(raw, table, run.run_date, run.cfg.quality, known_items_df=known).marked)
-        result = split_marked(marked, table, run.run_date)
-        good = result.accepted
+        result = validate_table(raw, table, run.run_date, run.cfg.quality, known_items_df=known)
+        run._persisted.extend(result.cached)
+        marked, good = result.marked, result.accepted
         n_in = raw.count()
         by_outcome = dict(marked.groupBy(F.col("reason_code").isNull().alias("ok")).count().collect())
         n_ok, n_bad = by_outcome.get(True, 0), by_outcome.get(False, 0)
@@ -145,19 +145,23 @@ def _prepare(run: _Run, rec: StageRecord, inputs: dict[str, DataFrame]):
     daily = aggregate_channels(inputs["sales"])
     filled = run.keep(fill_calendar(daily, run.cutoff))
     stats = run.keep(series_stats(filled, run.cutoff))
+    # One row per series with list columns, for the stages that hand histories to Python (see history_arrays).
+    # The category lets the engine give a cold-start series its category x region profile.
+    with_category = filled.join(F.broadcast(inputs["items"].select("item_id", "category")), "item_id", how="left")
+    arrays = run.keep(series_arrays(with_category, run.cutoff, run.cfg.forecast.max_history_days))
     rec.rows_in = inputs["sales"].count()
     rec.rows_out = filled.count()
-    run.n_series = stats.count()
+    run.n_series = arrays.count()
     rec.detail = f"{run.n_series} series"
-    return filled, stats
+    return filled, stats, arrays
 
 
-def _forecast(run: _Run, rec: StageRecord, filled: DataFrame, items: DataFrame, events: DataFrame | None):
-    # The category lets the engine give a cold-start series its category x region profile.
-    with_category = filled.join(items.select("item_id", "category"), "item_id", how="left")
-    outs = forecast_stage(with_category, run.cfg.forecast, run.cutoff, events, run.cfg.spark.series_per_bucket)
-    n_series = run.n_series
-    with stage_progress(run.spark, "forecast", n_series):
+def _forecast(run: _Run, rec: StageRecord, filled: DataFrame, arrays: DataFrame, events: DataFrame | None):
+    outs = forecast_stage(
+        filled, run.cfg.forecast, run.cutoff, events, run.cfg.spark.series_per_bucket,
+        series_df=arrays, n_series=run.n_series,
+    )
+    with stage_progress(run.spark, "forecast", run.n_series):
         written = {name: run.write(rec, name, df) for name, df in
                    zip(("forecasts", "forecast_status", "forecast_metrics"), outs, strict=True)}
     status = written["forecast_status"]
@@ -221,8 +225,8 @@ def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date) -> RunSumm
     run = _Run(spark, cfg, run_date)
     try:
         inputs = _timed(run, "validate", _validate)
-        filled, stats = _timed(run, "prepare", _prepare, inputs)
-        fc = _timed(run, "forecast", _forecast, filled, inputs["items"], inputs.get("events"))
+        filled, stats, arrays = _timed(run, "prepare", _prepare, inputs)
+        fc = _timed(run, "forecast", _forecast, filled, arrays, inputs.get("events"))
         policy = _timed(run, "policy", _policy, inputs, stats, filled, fc)
         _timed(run, "allocate", _allocate, inputs, fc, policy)
     except BaseException:

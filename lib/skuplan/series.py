@@ -7,6 +7,7 @@ import datetime as dt
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from skuplan.history_arrays import DAY_COLUMNS
 from skuplan.schemas import DAILY_SERIES
 
 SERIES_KEYS = ["item_id", "region_id"]
@@ -87,3 +88,27 @@ def with_bucket(df: DataFrame, n_buckets: int) -> DataFrame:
     """Stable bucket per series: many series per pandas call, same bucket on every run."""
     return df.withColumn("bucket", F.pmod(F.xxhash64(*SERIES_KEYS), F.lit(n_buckets)).cast("int"))
 
+
+
+def series_arrays(daily_df: DataFrame, cutoff: dt.date, max_history_days: int) -> DataFrame:
+    """One row per series: item_id, region_id (+ category when daily_df has it) and list columns `day`
+    (days since 1970-01-01, ascending), units, promo (+ price, stockout) over the last max_history_days days
+    up to the cutoff (history_arrays.history_from_arrow unpacks them in Python).
+
+    The window bounds the rows a forecast bucket holds however long one series' history is. A series with
+    no day inside it keeps its row, with empty lists, so it is reported rather than lost.
+    """
+    if isinstance(cutoff, dt.datetime):  # a pandas Timestamp too
+        cutoff = cutoff.date()
+    cutoff_day = (cutoff - dt.date(1970, 1, 1)).days
+    day = F.unix_date(F.col("date").cast("date"))
+    cols = [c for c in DAY_COLUMNS if c in daily_df.columns]
+    inside = (day <= cutoff_day) & (day > cutoff_day - max_history_days)
+    # collect_list skips the nulls (days outside the window); sort_array orders the structs by their first
+    # field, the day, so the lists are canonical whatever order the shuffle delivered.
+    obs = F.sort_array(F.collect_list(F.when(inside, F.struct(day.alias("day"), *[F.col(c) for c in cols]))))
+    extra = [F.first("category", ignorenulls=True).alias("category")] if "category" in daily_df.columns else []
+    per_series = daily_df.groupBy(*SERIES_KEYS).agg(obs.alias("obs"), *extra)
+    return per_series.select(
+        *SERIES_KEYS, *(["category"] if extra else []), *[F.col(f"obs.{c}").alias(c) for c in ("day", *cols)]
+    )

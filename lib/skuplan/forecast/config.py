@@ -101,6 +101,11 @@ class ForecastConfig(_Strict):
     transform: Literal["log1p", "none"] = "log1p"
     holidays_country: str | None = None  # e.g. "CN", "US": adds one "public holiday" dummy (holidays package)
 
+    # Days of history the Spark glue ships per series (the most recent ones): bounds a bucket's rows at
+    # series_per_bucket x this, however long one series' history is. Three years keep two full yearly cycles
+    # for the regression's Fourier terms with room to spare.
+    max_history_days: int = Field(1095, ge=28)
+
     # Slow models.
     slow_model_max_history_days: int = Field(730, ge=28)  # ETS/ARIMA/Prophet see at most this much history
     prophet_uncertainty_samples: int = Field(300, ge=50)

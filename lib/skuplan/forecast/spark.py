@@ -1,13 +1,15 @@
-"""Spark glue for forecasting: buckets of many series per applyInPandas call, one pass, three outputs.
+"""Spark glue for forecasting: buckets of many series per Arrow UDF call, one pass, three outputs.
 
 The pure engine (skuplan.forecast.engine) returns forecasts, status and metrics for a batch. Spark
-can return one frame per call, so the three are stacked into one wide frame with a `_kind`
-column, persisted once, and split; the UDF therefore runs once per bucket.
+can return one frame per call, so the three are stacked into one wide frame with a `_kind` column,
+persisted once, and split; the UDF therefore runs once per bucket.
 
 The engine needs ~0.5 ms per series (~0.7 us per history row), about what Spark spends moving a row
-through shuffle, sort and Arrow, so the glue ships as little per row as it can: only the columns the
-engine reads, and dates as int32 day numbers (Arrow hands a DateType column to pandas as one Python
-`date` object per row: ~20 ms to convert 640k rows versus ~2 ms for the int column).
+through shuffle, sort and Arrow. So the history is shipped as ONE ROW PER SERIES with array columns
+(day numbers, units, promo, price, stockout), built by one aggregation, and handed to Python with
+applyInArrow: the flat values of each list column arrive as contiguous numpy buffers, with no Python
+object per row or per series-day. Rows per bucket are bounded: at most series_per_bucket series of at
+most forecast.max_history_days days each, however many rows one item has upstream.
 """
 
 from __future__ import annotations
@@ -18,23 +20,24 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from skuplan.faults import maybe_fail_once
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import forecast_batch, output_columns
+from skuplan.history_arrays import history_from_arrow
 from skuplan.schemas import struct_from_columns
-from skuplan.series import SERIES_KEYS, with_bucket
+from skuplan.series import SERIES_KEYS, series_arrays, with_bucket
 
 KINDS = ("forecasts", "status", "metrics")
 # Prophet costs ~150 ms per series, so Spark's per-group overhead is negligible and one series
 # per group balances tasks best; the vectorized models want thousands of series per call.
 PER_SERIES_MODELS = {"prophet"}
-# Columns forecast_batch reads (stockout and category are optional); anything else would only widen the shuffle.
-ENGINE_COLUMNS = ("item_id", "region_id", "date", "units", "promo", "price", "stockout", "category")
 
 
 class ForecastOutputs(NamedTuple):
@@ -57,26 +60,19 @@ def _wide_schema(schemas: dict[str, T.StructType]) -> T.StructType:
     return T.StructType(list(fields.values()))
 
 
-def _to_datetime(days: pd.Series) -> np.ndarray:
-    """Day numbers since 1970-01-01 -> datetime64[ns], vectorized (no Python object per row)."""
-    return days.to_numpy(dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
-
-
 def _to_days(dates: pd.Series) -> np.ndarray:
     return dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64).astype(np.int32)
 
 
 def _batch_function(cfg: ForecastConfig, cutoff: dt.date, events: pd.DataFrame | None, wide: T.StructType):
     names = wide.fieldNames()
+    arrow_schema = to_arrow_schema(wide)
     cutoff_ts = pd.Timestamp(cutoff)
+    cutoff_day = (cutoff_ts.date() - dt.date(1970, 1, 1)).days
 
-    def run(history: pd.DataFrame) -> pd.DataFrame:
-        maybe_fail_once(
-            "forecast", history["bucket"].iloc[0] if "bucket" in history and len(history) else "series"
-        )
-        if "bucket" in history:
-            del history["bucket"]  # in place: drop() would copy the whole bucket
-        history["date"] = _to_datetime(history["date"])
+    def run(table: pa.Table) -> pa.Table:
+        maybe_fail_once("forecast", table.column("bucket")[0].as_py() if table.num_rows else "empty")
+        history = history_from_arrow(table, cutoff_day)
         result = forecast_batch(history, cfg, cutoff_ts, events=events)
         parts = []
         for kind, frame in zip(KINDS, result, strict=True):
@@ -87,7 +83,7 @@ def _batch_function(cfg: ForecastConfig, cutoff: dt.date, events: pd.DataFrame |
         wide_frame = pd.concat(parts, ignore_index=True).reindex(columns=names)
         # Rows of the other kinds have no date: nullable ints, so Arrow gets int32 + nulls rather than floats.
         wide_frame["date"] = wide_frame["date"].astype("Int32")
-        return wide_frame
+        return pa.Table.from_pandas(wide_frame, schema=arrow_schema, preserve_index=False)
 
     return run
 
@@ -98,8 +94,14 @@ def forecast_stage(
     cutoff: dt.date,
     events_df: DataFrame | None = None,
     series_per_bucket: int = 1000,
+    series_df: DataFrame | None = None,
+    n_series: int | None = None,
 ) -> ForecastOutputs:
-    """Forecast every item x region series of the gap-filled history (schema DAILY_SERIES)."""
+    """Forecast every item x region series of the daily history (schema DAILY_SERIES; gaps may be filled
+    or not: the engine counts a missing day inside a series as zero units).
+
+    series_df: the same history already as series.series_arrays (the pipeline builds it once in prepare, for
+    this stage and the policy's); n_series: its row count, if known (else counted from filled_df)."""
     schemas = _schemas(cfg)
     wide = _wide_schema(schemas)
     # The events table is a small calendar (a few rows per year): shipped to every task as pandas.
@@ -111,16 +113,14 @@ def forecast_stage(
             .toPandas()
         )
         events["date"] = pd.to_datetime(events["date"])
-    cols = [c for c in ENGINE_COLUMNS if c in filled_df.columns]
-    slim = filled_df.select(
-        *[F.unix_date(F.col(c).cast("date")).alias(c) if c == "date" else F.col(c) for c in cols]
-    )
+    series = series_df if series_df is not None else series_arrays(filled_df, cutoff, cfg.max_history_days)
     if cfg.model in PER_SERIES_MODELS:
-        grouped = slim.groupBy(*SERIES_KEYS)
+        grouped = series.withColumn("bucket", F.lit(0)).groupBy(*SERIES_KEYS)
     else:
-        n_buckets = max(1, math.ceil(_count_series(filled_df, cutoff) / series_per_bucket))
-        grouped = with_bucket(slim, n_buckets).groupBy("bucket")
-    wide_df = grouped.applyInPandas(_batch_function(cfg, cutoff, events, wide), schema=wide)
+        n_series = n_series if n_series is not None else _count_series(filled_df, cutoff)
+        n_buckets = max(1, math.ceil(n_series / series_per_bucket))
+        grouped = with_bucket(series, n_buckets).groupBy("bucket")
+    wide_df = grouped.applyInArrow(_batch_function(cfg, cutoff, events, wide), schema=wide)
     wide_df = wide_df.persist(StorageLevel.MEMORY_AND_DISK)
     outs = {
         kind: wide_df.where(F.col("_kind") == kind).select(*[_output_column(f) for f in schema.fields])

@@ -1,0 +1,61 @@
+"""Series histories shipped as one row per series with list columns, unpacked on the Python side.
+
+Spark moves a row through shuffle, sort and Arrow in about the time the forecast engine spends on a
+series-day, so the Spark glue ships one row per series (see series.series_arrays) and the pandas side
+rebuilds the long frame here from Arrow's flat buffers: no Python object per series-day. No Spark import.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+# Per-day list columns of a series row, besides `day` (days since 1970-01-01, ascending).
+DAY_COLUMNS = ("units", "promo", "price", "stockout")
+
+
+def _flat(table: pa.Table, name: str) -> pa.Array:
+    """Values of a list column, all series one after the other."""
+    return table.column(name).combine_chunks().flatten()
+
+
+def history_from_arrow(table: pa.Table, cutoff_day: int) -> pd.DataFrame:
+    """One row per series with list columns -> one row per series-day (item_id, region_id, date, units, ...).
+
+    A series whose list is empty (no day inside the shipped window) still gets one row, on the cutoff with
+    NaN units, so that the engine reports it (status failed, "no finite units") instead of losing it.
+    """
+    lengths = table.column("day").combine_chunks().value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+    lengths = lengths.astype(np.int64)
+    empty = lengths == 0
+    reps = np.where(empty, 1, lengths)
+    # Where a series is empty, splice one placeholder day into the flat arrays at its position.
+    offsets = np.r_[0, np.cumsum(reps)[:-1]] if len(reps) else np.zeros(0, dtype=np.int64)
+    n_rows = int(reps.sum())
+    real = np.ones(n_rows, dtype=bool)
+    real[offsets[empty]] = False
+
+    def spread(values: np.ndarray, fill) -> np.ndarray:
+        out = np.full(n_rows, fill, dtype=values.dtype if values.dtype != bool else bool)
+        out[real] = values
+        return out
+
+    days = spread(_flat(table, "day").to_numpy(zero_copy_only=False).astype(np.int64), cutoff_day)
+    out = {
+        "item_id": np.repeat(table.column("item_id").to_numpy(zero_copy_only=False), reps),
+        "region_id": np.repeat(table.column("region_id").to_numpy(zero_copy_only=False), reps),
+        "date": days.astype("datetime64[D]").astype("datetime64[ns]"),
+    }
+    if "category" in table.column_names:
+        out["category"] = np.repeat(table.column("category").to_numpy(zero_copy_only=False), reps)
+    for name in DAY_COLUMNS:
+        if name not in table.column_names:
+            continue
+        values = _flat(table, name)
+        if name == "stockout":
+            out[name] = spread(values.fill_null(False).to_numpy(zero_copy_only=False).astype(bool), False)
+        else:
+            fill = np.nan if name in ("units", "price") else 0.0
+            out[name] = spread(values.to_numpy(zero_copy_only=False).astype(float), fill)  # nulls -> NaN
+    return pd.DataFrame(out)
