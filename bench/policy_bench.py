@@ -8,9 +8,9 @@ series launched inside the fit window or dead before the hold-out are left out),
 (or if skuplan.sample is missing) seeded stationary smooth and lumpy series. The policy (InventoryConfig
 defaults, policy=auto) is re-fitted every --replan days from the history revealed so far, as the nightly
 job does. Its demand input comes from the real forecast engine refitted at every origin with the promo
-plan and the events calendar (--forecast engine; sigma = the engine's own errors over the protection
-interval at earlier weekly origins in the fit window), or from the replay's trailing mean (--forecast
-trailing). Every series is replayed twice: once with a fill-rate target and once with a CSL target (both
+plan and the events calendar (--forecast engine; sigma = the engine's forecast-error profile of P-day
+sums from its backtest residuals, err_sigma_1d * P^err_sum_exponent in forecast_status, exactly what the
+nightly run passes to plan_policy), or from the replay's trailing mean (--forecast trailing). Every series is replayed twice: once with a fill-rate target and once with a CSL target (both
 at the item's service level), so each metric is measured on all series. Gaps are means over series of
 (achieved - target) in percentage points; the class is the demand class at the first plan. Last line:
     fill_rate_gap_smooth_pp=<x> fill_rate_gap_lumpy_pp=<y> csl_gap_pp=<z>
@@ -74,25 +74,32 @@ class EngineStats:
     """plan_policy input from the real forecast engine (skuplan.forecast.engine.forecast_batch), refit at
     every plan origin with the promo/price plan and the events calendar known in advance.
 
-    d = mean forecast over the series' protection interval P. sigma_daily = RMSE of the engine's own P-day
-    forecast errors at earlier weekly origins within the fit window, / sqrt(P) (warm-up origins before the
-    hold-out seed it). Demand class, ABC/XYZ and demand sigma come from replay.rolling_stats.
+    d = mean forecast over the series' protection interval P. sigma: the nightly path, i.e. the engine's
+    forecast_status profile columns (err_sigma_1d, err_sum_exponent: sigma of P-day forecast-error sums of
+    the chosen model's backtest) with the quantile-band 1-day sigma as sigma_daily fallback (as
+    inventory.spark.forecast_summary); plan_policy evaluates the profile at each row's P. Demand class,
+    ABC/XYZ and demand sigma come from replay.rolling_stats.
     """
 
     def __init__(
-        self, hist: pd.DataFrame, events: pd.DataFrame | None, cfg: InventoryConfig, horizon: int = 42
+        self, hist: pd.DataFrame, events: pd.DataFrame | None, cfg: InventoryConfig, horizon: int = 42,
+        folds: int | None = None,
     ):
-        from skuplan.forecast.config import ForecastConfig
+        from skuplan.forecast.config import BacktestConfig, ForecastConfig
         from skuplan.forecast.engine import forecast_batch
 
-        self.forecast_batch, self.fcfg = forecast_batch, ForecastConfig(horizon_days=horizon)
+        fcfg = ForecastConfig(horizon_days=horizon)
+        if folds is not None:  # more folds: the error profile sees more of the year (festivals, seasons)
+            fcfg = fcfg.model_copy(update={"backtest": BacktestConfig(**{**fcfg.backtest.model_dump(), "folds": folds})})
+        self.forecast_batch, self.fcfg = forecast_batch, fcfg
         self.hist = hist.sort_values(["item_id", "region_id", "date"]).reset_index(drop=True)
         self.dates = pd.DatetimeIndex(sorted(self.hist["date"].unique()))
         self.events, self.cfg, self.horizon = events, cfg, horizon
-        self.cache: dict[int, np.ndarray] = {}
+        self.cache: dict[int, tuple[np.ndarray, pd.DataFrame]] = {}
 
-    def yhat(self, col: int, keys: pd.DataFrame) -> np.ndarray:
-        """Forecast (n, horizon) for calendar columns col .. col + horizon - 1, from data before col."""
+    def forecast(self, col: int, keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        """Forecast (n, horizon) for calendar columns col .. col + horizon - 1 from data before col, and per
+        series the band sigma and the error-profile columns, rows in the order of keys."""
         if col not in self.cache:
             cutoff = self.dates[col - 1]
             h = self.hist
@@ -102,8 +109,21 @@ class EngineStats:
             res = self.forecast_batch(past, self.fcfg, cutoff, self.events, fut)
             fc = res.forecasts.pivot_table(index=["item_id", "region_id"], columns="date", values="yhat")
             idx = pd.MultiIndex.from_frame(keys[["item_id", "region_id"]])
-            self.cache[col] = fc.reindex(idx).to_numpy(dtype=float)
+            self.cache[col] = (fc.reindex(idx).to_numpy(dtype=float), self._sigmas(res).reindex(idx))
         return self.cache[col]
+
+    def _sigmas(self, res) -> pd.DataFrame:
+        """forecast_summary's band sigma (pandas twin of the Spark aggregate) + the status profile columns."""
+        from scipy.stats import norm
+
+        from skuplan.forecast.base import quantile_column
+
+        lo, hi = min(self.fcfg.quantiles), max(self.fcfg.quantiles)
+        f = res.forecasts
+        band = (f[quantile_column(hi)] - f[quantile_column(lo)]) / float(norm.ppf(hi) - norm.ppf(lo))
+        out = f.assign(sigma_daily=band).groupby(["item_id", "region_id"])[["sigma_daily"]].mean()
+        prof = res.status.set_index(["item_id", "region_id"])[["err_sigma_1d", "err_sum_exponent"]]
+        return out.join(prof, how="outer")
 
     def __call__(self, day: int, past: np.ndarray, base: pd.DataFrame) -> pd.DataFrame:
         cfg = self.cfg
@@ -111,19 +131,10 @@ class EngineStats:
         col = past.shape[1]
         p = np.minimum(protection_horizon(stats, cfg), self.horizon)
         rows = np.arange(len(stats))
-        d = np.cumsum(np.nan_to_num(self.yhat(col, base)), axis=1)[rows, p - 1] / p
-        origins = [c for c in range(col - 7, col - cfg.replay.fit_window_days, -7) if c > 28]
-        csum = np.concatenate([np.zeros((len(past), 1)), np.cumsum(np.nan_to_num(past), axis=1)], axis=1)
-        sq, cnt = np.zeros(len(past)), np.zeros(len(past))
-        for c in origins:  # the engine's own error on P-day sums, at earlier weekly origins
-            ok = c + p <= col
-            fc = np.cumsum(np.nan_to_num(self.yhat(c, base)), axis=1)[rows, p - 1]
-            actual = csum[rows, np.minimum(c + p, col)] - csum[rows, c]
-            sq += np.where(ok, (actual - fc) ** 2, 0.0)
-            cnt += ok
-        stats["mean_daily_demand"] = d
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stats["sigma_daily"] = np.where(cnt > 0, np.sqrt(sq / cnt) / np.sqrt(p), np.nan)
+        yhat, sig = self.forecast(col, base)
+        stats["mean_daily_demand"] = np.cumsum(np.nan_to_num(yhat), axis=1)[rows, p - 1] / p
+        for c in ("sigma_daily", "err_sigma_1d", "err_sum_exponent"):
+            stats[c] = sig[c].to_numpy(dtype=float)
         derived = ["annual_value", "cum_share_before", "abc", "xyz", "segment"]
         return abc_xyz(stats.drop(columns=derived), cfg)
 
@@ -184,6 +195,16 @@ def gap(metrics: pd.DataFrame, col: str, classes: list[str] | None = None, floor
     return (float(g.mean()) if len(g) else float("nan")), int(len(g))
 
 
+def gap_by_ss(res, col: str, classes: list[str]) -> str:
+    """Gap over series whose first plan needs safety stock (SS > 0: the target binds) and over those whose
+    lot alone over-delivers (SS clamped at 0, z_min = 0): the latter over-deliver by design."""
+    m = res.metrics.merge(res.plan[["item_id", "region_id", "safety_stock"]], on=["item_id", "region_id"])
+    needs = m["safety_stock"] > 0
+    a, n_a = gap(m[needs], col, classes)
+    b, n_b = gap(m[~needs], col, classes)
+    return f"SS > 0 {a:+.2f} (n={n_a}), SS clamped at 0 {b:+.2f} (n={n_b})"
+
+
 def breakdown(res, col: str, expected: str) -> pd.DataFrame:
     """Per class x policy: gap to target over all series, over series whose target needs safety stock
     (SS > 0 in the first plan; with SS = 0 the lot alone over-delivers, by design), and to the model."""
@@ -218,6 +239,10 @@ def main() -> None:
         "--forecast", default="engine", choices=["engine", "trailing"],
         help="engine: skuplan.forecast.engine refit at every plan origin; trailing: the replay's trailing mean",
     )  # fmt: skip
+    ap.add_argument(
+        "--backtest-folds", type=int, default=None,
+        help="forecast backtest folds (default: ForecastConfig's); they set how much history the error profile sees",
+    )  # fmt: skip
     args = ap.parse_args()
     t0 = time.perf_counter()
     hist, items, events, source = sample_data(args.items, args.regions, args.seed, args.data)
@@ -228,10 +253,13 @@ def main() -> None:
     n_all = hist.groupby(["item_id", "region_id"]).ngroups
     hist = in_scope(hist, args.holdout, cfg.replay.fit_window_days)
     print(f"data: {source}; {hist.groupby(['item_id', 'region_id']).ngroups} of {n_all} series in scope")
-    stats_at = EngineStats(hist, events, cfg) if args.forecast == "engine" and "promo" in hist else None
+    stats_at = EngineStats(hist, events, cfg, folds=args.backtest_folds) if args.forecast == "engine" and "promo" in hist else None
     print(
         f"forecast: {'skuplan.forecast engine, refit per origin' if stats_at else 'trailing mean (replay default)'}"
     )
+    if stats_at:
+        b = stats_at.fcfg.backtest
+        print(f"forecast backtest: {b.folds} folds x {b.horizon_days}d, step {b.step_days}d (error profile window)")
     print(
         f"policy={args.policy} holdout={args.holdout}d replan every {args.replan}d"
         f" fit window {args.fit_window}d shortage={cfg.shortage_mode} z_min={cfg.z_min}"
@@ -262,6 +290,7 @@ def main() -> None:
         for c in ("smooth", "lumpy", "erratic", "intermittent")
     )
     print(f"fill-rate gap pp vs max(target, model-expected at SS=0): {committed}")
+    print(f"smooth fill-rate gap pp split (the headline is all series): {gap_by_ss(results['fill_rate'], 'fill_rate', ['smooth'])}")
     per_class = ", ".join(
         f"{c} {gap(csl, 'csl', [c])[0]:+.2f}" for c in ("smooth", "erratic", "intermittent", "lumpy")
     )

@@ -194,4 +194,9 @@ COLUMN_COMMENTS = {
     "order_qty": "units to order today (0 = no order, see reason)",
     "alert_type": "kind of exception",
     "severity": "low, medium or high",
+    "err_sigma_1d": "forecast-error profile: sigma_1 of sigma(h) = sigma_1 * h^err_sum_exponent, the RMSE of the "
+    "chosen model's backtest errors summed over h days (null: no backtest)",
+    "err_sum_exponent": "forecast-error profile exponent gamma: 0.5 = independent days, 1 = level error shared by "
+    "every day of the interval",
+    "sigma_source": "where the plan's sigma came from: forecast_error_profile, forecast_error, demand or poisson",
 }

@@ -19,6 +19,7 @@ from skuplan.forecast import frames
 from skuplan.forecast.base import quantile_column
 from skuplan.forecast.classify import demand_class
 from skuplan.forecast.config import ForecastConfig
+from skuplan.forecast.error_profile import error_profile
 from skuplan.forecast.frames import output_columns
 from skuplan.forecast.models import REGISTRY
 from skuplan.forecast.panel import build_panel, validate_history
@@ -31,7 +32,8 @@ __all__ = ["ForecastResult", "forecast_batch", "output_columns", "quantile_colum
 class ForecastResult(NamedTuple):
     # item_id, region_id, date, yhat, one column per quantile (quantile_column(q)), model
     forecasts: pd.DataFrame
-    # item_id, region_id, model, status ('ok' | 'fallback' | 'failed'), message, n_obs, demand_class
+    # item_id, region_id, model, status ('ok' | 'fallback' | 'failed'), message, n_obs, demand_class,
+    # err_sigma_1d, err_sum_exponent (forecast-error profile, see error_profile)
     status: pd.DataFrame
     # item_id, region_id, model, fold, wape, mase, rmsse, bias, pinball, coverage, selected
     metrics: pd.DataFrame
@@ -132,8 +134,10 @@ def _forecast(history, cfg, cutoff, events, future) -> ForecastResult:
     yhat[:, zero], q[:, zero] = 0.0, 0.0
 
     metrics = frames.metrics_frame(ctx, names, runs, member, choice)
+    # sigma of forecast-error sums over h days, for the inventory's protection interval (see error_profile).
+    profile = error_profile(np.where(status == "ok", R_sel, np.nan), scale, dclass)
     return ForecastResult(
         frames.forecasts_frame(panel, cfg, yhat, q, model),
-        frames.status_frame(panel, cfg, model, status, message, scr, dclass),
+        frames.status_frame(panel, cfg, model, status, message, scr, dclass, profile),
         metrics,
     )

@@ -27,7 +27,7 @@ def output_columns(cfg: ForecastConfig) -> dict[str, list[tuple[str, str]]]:
         + [("model", "string")],
         "status": keys
         + [("model", "string"), ("status", "string"), ("message", "string"), ("n_obs", "int64")]
-        + [("demand_class", "string")],
+        + [("demand_class", "string"), ("err_sigma_1d", "float64"), ("err_sum_exponent", "float64")],
         "metrics": keys
         + [("model", "string"), ("fold", "int64")]
         + [(c, "float64") for c in METRIC_COLS]
@@ -87,7 +87,9 @@ def forecasts_frame(panel, cfg, yhat, q, model) -> pd.DataFrame:
     return _frame(cfg, "forecasts", data)
 
 
-def status_frame(panel, cfg, model, status, message, scr, dclass) -> pd.DataFrame:
+def status_frame(panel, cfg, model, status, message, scr, dclass, profile=None) -> pd.DataFrame:
+    """profile: error_profile.ErrorProfile of the chosen models (NaN columns when not given)."""
+    nan = np.full(panel.n_series, np.nan)
     data = {
         "item_id": panel.keys["item_id"].to_numpy(),
         "region_id": panel.keys["region_id"].to_numpy(),
@@ -96,5 +98,8 @@ def status_frame(panel, cfg, model, status, message, scr, dclass) -> pd.DataFram
         "message": message,
         "n_obs": scr.n_obs.astype(np.int64),
         "demand_class": dclass,
+        # sigma of the forecast error summed over h days = err_sigma_1d * h ** err_sum_exponent
+        "err_sigma_1d": nan if profile is None else profile.sigma_1d,
+        "err_sum_exponent": nan if profile is None else profile.exponent,
     }
     return _frame(cfg, "status", data)

@@ -4,7 +4,8 @@ Pure pandas/numpy; the Spark glue calls it on one pandas batch (many item x regi
 Rows with unusable inputs are not dropped: they come back with status "invalid", a message and NaN levels.
 
 Normal method (smooth/erratic): sigma_P = sqrt(P sd^2 + d^2 sL^2) over the protection interval P (L for
-sQ, L + R for RS); SS = z sigma_P with z = Phi^-1(alpha) (CSL) or G(z) = (1 - beta) Q / sigma_P (fill
+sQ, L + R for RS); with a forecast-error profile (err_sigma_1d, err_sum_exponent from the forecast engine)
+P sd^2 is replaced by the measured variance of P-day forecast-error sums, (sigma_1 P^gamma)^2; SS = z sigma_P with z = Phi^-1(alpha) (CSL) or G(z) = (1 - beta) Q / sigma_P (fill
 rate), clamped to [0, z_max]; s = d P + undershoot + SS. With the daily batch a reorder-point policy sees
 the position jump below s; cfg.undershoot="renewal" adds that drop (mean to s, variance to sigma_P), which
 the replay showed is needed to hit the targets; "none" gives the textbook numbers. Empirical methods
@@ -32,6 +33,7 @@ from skuplan.inventory.lot_sizing import (
 from skuplan.inventory.policies import resolve_policy
 from skuplan.inventory.safety_stock import (
     fill_rate_normal,
+    sigma_daily_at,
     sigma_ltd,
     undershoot_after_order_up_to,
     undershoot_moments,
@@ -44,7 +46,8 @@ REQUIRED = [
     "lead_time_days", "service_level",
 ]  # fmt: skip
 OPTIONAL = {
-    "sigma_daily": np.nan, "sigma_demand_daily": np.nan, "demand_class": None, "segment": None,
+    "sigma_daily": np.nan, "sigma_demand_daily": np.nan, "err_sigma_1d": np.nan, "err_sum_exponent": np.nan,
+    "demand_class": None, "segment": None,
     "lead_time_std_days": 0.0, "service_type": None, "moq": 1.0, "pack_size": 1.0,
 }  # fmt: skip
 
@@ -61,8 +64,14 @@ PLAN_COLUMNS: dict[str, str] = {
     "demand_class": "smooth | erratic | intermittent | lumpy (input, passed through)",
     "segment": "ABC x XYZ segment (input, passed through)",
     "mean_daily_demand": "d: forecast mean demand per day",
-    "sigma_daily": "sigma_d actually used: forecast-error or demand sigma per day",
-    "sigma_source": "forecast_error | demand | poisson (sqrt(d), when no sigma is available)",
+    "sigma_daily": "sigma_d actually used, per day: with the forecast-error profile sigma_1 P^gamma / sqrt(P) "
+    "at the row's protection_days (so P sigma_d^2 is the variance of P-day error sums), else the input sigma",
+    "sigma_source": "forecast_error_profile (sigma of P-day forecast-error sums from the engine's backtest: "
+    "err_sigma_1d * P^err_sum_exponent) | forecast_error (input sigma_daily, variance scaled by P) | demand | "
+    "poisson (sqrt(d), when no sigma is available)",
+    "err_sigma_1d": "sigma_1 of the forecast-error profile (input from forecast_status, passed through; NaN = none)",
+    "err_sum_exponent": "gamma of the profile: sigma of the P-day error sum = err_sigma_1d * P^gamma (0.5 = "
+    "independent days, 1 = level error shared by all days)",
     "lead_time_days": "L",
     "lead_time_std_days": "sigma_L",
     "review_days": "review interval r of the policy: continuous_review_days for sQ, review_period_days else",
@@ -70,7 +79,8 @@ PLAN_COLUMNS: dict[str, str] = {
     "textbook), L + r (empirical reorder-point policies)",
     "undershoot": "expected drop of the position below s at the review that orders: renewal limit for sQ, "
     "Wald sum from S for sS (0 for RS, empirical methods and undershoot='none')",
-    "sigma_ltd": "sqrt(P sigma_d^2 + d^2 sigma_L^2) with P = L for sQ, L + R for RS/sS (textbook)",
+    "sigma_ltd": "sqrt(P sigma_d^2 + d^2 sigma_L^2) with P = L for sQ, L + R for RS/sS (textbook); with the "
+    "forecast-error profile P sigma_d^2 = (err_sigma_1d P^err_sum_exponent)^2",
     "sigma_protection": "sigma of the demand the safety stock buffers (sigma_ltd plus undershoot variance)",
     "service_level": "target: segment override, else item, else config default",
     "service_type": "csl (P(no stockout per cycle)) | fill_rate (share of demand served from stock)",
@@ -122,7 +132,13 @@ def _problems(checks: list[tuple[np.ndarray, str]], n: int) -> np.ndarray:
 
 
 def _sigma(df: pd.DataFrame, cfg: InventoryConfig, hist: np.ndarray, d: np.ndarray):
-    """sigma_d per row and its source, in the order cfg.sigma_source prefers."""
+    """sigma_d per row and its source, in the order cfg.sigma_source prefers.
+
+    Forecast error: the profile of P-day sums first (measured at the horizon that matters), then the input
+    sigma_daily. Profile rows return sigma_1 here; plan_policy evaluates them at each interval P.
+    """
+    s1, gamma = _num(df, "err_sigma_1d"), _num(df, "err_sum_exponent")
+    prof = np.where(np.isfinite(gamma), s1, np.nan)
     fe = _num(df, "sigma_daily")
     dem = _num(df, "sigma_demand_daily")
     need = np.flatnonzero(~np.isfinite(dem))  # demand sigma from history only where none was given
@@ -130,9 +146,9 @@ def _sigma(df: pd.DataFrame, cfg: InventoryConfig, hist: np.ndarray, d: np.ndarr
         with warnings.catch_warnings():  # all-NaN rows (no history) are expected and give NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             dem[need] = np.nanstd(hist[need], axis=1, ddof=1)
-    order = [("forecast_error", fe), ("demand", dem)]
+    order = [("forecast_error_profile", prof), ("forecast_error", fe), ("demand", dem)]
     if cfg.sigma_source == "demand":
-        order.reverse()
+        order = order[2:] + order[:2]
     sig = np.sqrt(np.maximum(d, 0.0))
     src = np.full(len(df), "poisson", dtype=object)
     for name, val in reversed(order):  # the preferred source is applied last, so it wins
@@ -193,6 +209,13 @@ def plan_policy(
     else:
         hist = np.empty((n, 0))
     sig, sig_src, sig_dem = _sigma(df, cfg, hist, d0)
+    use_prof = sig_src == "forecast_error_profile"
+    s1, gamma = _num(df, "err_sigma_1d"), _num(df, "err_sum_exponent")
+
+    def sig_at(days):
+        """Per-day sigma for an interval of `days`: P * sig_at(P)^2 is the error variance of P-day sums."""
+        return np.where(use_prof, sigma_daily_at(s1, gamma, days), sig)
+
     policy = resolve_policy(seg.to_numpy(), df["demand_class"].to_numpy(), cfg)
     is_sq, is_rs = policy == "sQ", policy == "RS"
     review = np.where(is_sq, cfg.continuous_review_days, cfg.review_period_days)
@@ -220,11 +243,12 @@ def plan_policy(
     use_fill = stype == "fill_rate"
 
     # --- normal approximation (every row; empirical rows are overwritten below) ---
-    sig_lt = sigma_ltd(d0, sig, lt + np.where(is_sq, 0.0, big_r), lt_sd)
+    lt_days = lt + np.where(is_sq, 0.0, big_r)
+    sig_lt = sigma_ltd(d0, sig_at(lt_days), lt_days, lt_sd)
     with_u = ~is_rs & (cfg.undershoot == "renewal")
     # The undershoot is made of single-review demand steps: their spread is the day-to-day variability of
     # demand itself (weekday pattern included), not the forecast error, when the former is known.
-    sig_step = np.where(np.isfinite(sig_dem) & (sig_dem > 0), sig_dem, sig)
+    sig_step = np.where(np.isfinite(sig_dem) & (sig_dem > 0), sig_dem, sig_at(review))
     u_mean, u_var = undershoot_moments(d0, sig_step, review)
     # (s, S) restarts at S after every order: its undershoot depends on (S - s) / (demand per review).
     ss_rows = np.flatnonzero(policy == "sS")
@@ -238,7 +262,7 @@ def plan_policy(
     with np.errstate(divide="ignore", invalid="ignore"):  # alpha 0 only on invalid rows
         max_short = (1.0 - alpha) * q_cycle / (alpha if lost else 1.0)
     prot_days = lt + np.where(is_rs | (policy == "sS") & ~with_u, big_r, 0.0)
-    sig_prot = np.sqrt(sigma_ltd(d0, sig, prot_days, lt_sd) ** 2 + u_var)
+    sig_prot = np.sqrt(sigma_ltd(d0, sig_at(prot_days), prot_days, lt_sd) ** 2 + u_var)
     z_fill = z_for_fill_rate(alpha, q_cycle, sig_prot, lost, cfg.z_max, z_min=min(cfg.z_min, -5.0))
     z_raw = np.where(use_fill, z_fill, z_for_csl(alpha))
     z_capped = valid & (d0 > 0) & (z_raw >= cfg.z_max - 1e-9)
@@ -259,7 +283,7 @@ def plan_policy(
             hist,
             cfg,
             d0,
-            sig,
+            sig_at(e_days),
             lt,
             lt_sd,
             review,
@@ -274,7 +298,7 @@ def plan_policy(
         e[idx] = True
         prot_days = np.where(e, e_days, prot_days)
         u_mean = np.where(e, 0.0, u_mean)
-        sig_prot = np.where(e, sigma_ltd(d0, sig, e_days, lt_sd), sig_prot)
+        sig_prot = np.where(e, sigma_ltd(d0, sig_at(e_days), e_days, lt_sd), sig_prot)
         ss = np.where(e, lvl - d0 * e_days, ss)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(e, np.where(sig_prot > 0, ss / sig_prot, 0.0), z)
@@ -308,8 +332,10 @@ def plan_policy(
             "demand_class": df["demand_class"].to_numpy(),
             "segment": seg.to_numpy(),
             "mean_daily_demand": d,
-            "sigma_daily": sig,
+            "sigma_daily": sig_at(prot_days),
             "sigma_source": sig_src,
+            "err_sigma_1d": np.where(np.isfinite(gamma), s1, np.nan),
+            "err_sum_exponent": np.where(np.isfinite(s1), gamma, np.nan),
             "lead_time_days": lt,
             "lead_time_std_days": lt_sd,
             "review_days": review,

@@ -25,6 +25,18 @@ def sigma_ltd(d, sigma_d, lead_time, lead_time_std):
     return np.sqrt(lead_time * sigma_d**2 + d**2 * lead_time_std**2)
 
 
+def sigma_daily_at(sigma_1d, exponent, days):
+    """Per-day sigma whose P-day variance P * sd^2 equals the forecast-error profile's sigma of P-day sums.
+
+    The profile (skuplan.forecast.error_profile) gives sigma(P) = sigma_1d * P^exponent; dividing by sqrt(P)
+    lets sigma_ltd keep its form: sqrt(P * sd^2 + d^2 sL^2) = sqrt(sigma(P)^2 + d^2 sL^2). P <= 0 -> sigma_1d
+    (the P * sd^2 term is 0 then anyway).
+    """
+    s1, g, p = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (sigma_1d, exponent, days)))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(p > 0, s1 * np.where(p > 0, p, 1.0) ** (g - 0.5), s1)
+
+
 def normal_loss(z):
     """Standard normal loss G(z) = E[(Z - z)+] = phi(z) - z * (1 - Phi(z))."""
     z = np.asarray(z, dtype=float)

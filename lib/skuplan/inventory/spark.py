@@ -67,11 +67,16 @@ def _conform(frame: pd.DataFrame, schema: T.StructType) -> pd.DataFrame:
     return out
 
 
-def forecast_summary(forecasts_df: DataFrame, forecast_cfg: ForecastConfig) -> DataFrame:
-    """Mean forecast per day and the forecast-error sigma implied by the outer quantile band.
+PROFILE_COLUMNS = ["err_sigma_1d", "err_sum_exponent"]
 
-    For a normal error, (q_hi - q_lo) / (z_hi - z_lo) is its sigma; the band comes from the
-    backtest residuals (conformal), so this is the sigma of forecast error, not of raw demand.
+
+def forecast_summary(forecasts_df: DataFrame, forecast_cfg: ForecastConfig) -> DataFrame:
+    """Mean forecast per day and the 1-day forecast-error sigma implied by the outer quantile band.
+
+    For a normal error, (q_hi - q_lo) / (z_hi - z_lo) is its sigma; the band comes from the backtest
+    residuals (conformal), so this is the sigma of forecast error, not of raw demand. It is only the
+    fallback of the plan: scaled by sqrt(P) it under-states the error of P-day sums (shared level
+    errors); the forecast_status error profile (PROFILE_COLUMNS, see policy_inputs) measures those sums.
     """
     from scipy.stats import norm
 
@@ -81,6 +86,25 @@ def forecast_summary(forecasts_df: DataFrame, forecast_cfg: ForecastConfig) -> D
     sigma = F.avg(band) / F.lit(spread) if spread > 0 else F.lit(None).cast("double")
     return forecasts_df.groupBy(*SERIES_KEYS).agg(
         F.avg("yhat").alias("mean_daily_demand"), sigma.alias("sigma_daily")
+    )
+
+
+def _status_profile(status_df: DataFrame) -> DataFrame:
+    """demand_class and the forecast-error profile per series; null profile if the status table predates it."""
+    cols = [F.col(c) if c in status_df.columns else F.lit(None).cast("double").alias(c) for c in PROFILE_COLUMNS]
+    return status_df.select(*SERIES_KEYS, "demand_class", *cols)
+
+
+def policy_inputs(summary: DataFrame, status_df: DataFrame, stats_df: DataFrame, seg: DataFrame,
+                  items_df: DataFrame) -> DataFrame:
+    """plan_policy input per series: forecast mean + band sigma (fallback), the forecast-error profile of
+    the chosen model (plan_policy turns it into the sigma of P-day error sums), demand sigma, segment and
+    the item master."""
+    return (
+        summary.join(_status_profile(status_df), SERIES_KEYS, how="left")
+        .join(stats_df.select(*SERIES_KEYS, F.col("std_daily").alias("sigma_demand_daily")), SERIES_KEYS, how="left")
+        .join(seg.select(*SERIES_KEYS, "segment", "abc", "xyz", "cluster", "cluster_label"), SERIES_KEYS, how="left")
+        .join(items_df.drop("category"), "item_id", how="inner")
     )
 
 
@@ -222,12 +246,7 @@ def policy_stage(
     recent = history_df.where(F.col("date") > F.date_sub(F.lit(cutoff).cast("date"), cfg.bootstrap_window_days))
     summary = forecast_summary(forecasts_df, forecast_cfg)
     seg = segments(_features(recent, cfg, n_buckets), summary, items_df, cfg)
-    series = (
-        summary.join(status_df.select(*SERIES_KEYS, "demand_class"), SERIES_KEYS, how="left")
-        .join(stats_df.select(*SERIES_KEYS, F.col("std_daily").alias("sigma_demand_daily")), SERIES_KEYS, how="left")
-        .join(seg.select(*SERIES_KEYS, "segment", "abc", "xyz", "cluster", "cluster_label"), SERIES_KEYS, how="left")
-        .join(items_df.drop("category"), "item_id", how="inner")
-    )
+    series = policy_inputs(summary, status_df, stats_df, seg, items_df)
     policy = _plan(series, recent, forecasts_df, cfg, n_buckets)
     policy = policy.join(seg.select(*SERIES_KEYS, "abc", "xyz", "cluster", "cluster_label"), SERIES_KEYS, how="left")
     policy = policy.persist()
