@@ -21,7 +21,7 @@ TEXTBOOK = InventoryConfig(undershoot="none")
 def test_safety_stock_is_z_sigma1_p_gamma():
     # sigma_1 = 10, gamma = 0.8, no lead-time spread. sQ: P = L = 5, 5^0.8 = 3.623898 -> sigma_P = 36.23898,
     # SS = 1.644854 * 36.23898 = 59.6078. RS: P = L + R = 12, 12^0.8 = 7.300372 -> SS = 120.0804.
-    prof = dict(err_sigma_1d=10.0, err_sum_exponent=0.8, lead_time_std_days=0.0, sigma_daily=30.0)
+    prof = dict(err_sigma_1d=10.0, err_sum_exponent=0.8, lead_time_std_days=0.0, sigma_daily=np.nan)
     sq = plan_policy(one_series(**prof), TEXTBOOK).iloc[0]
     rs = plan_policy(one_series(**prof), TEXTBOOK.model_copy(update={"policy": "RS"})).iloc[0]
     assert sq.protection_days == 5 and rs.protection_days == 12
@@ -33,9 +33,21 @@ def test_safety_stock_is_z_sigma1_p_gamma():
     assert sq.err_sigma_1d == 10.0 and sq.err_sum_exponent == 0.8
 
 
+def test_a_larger_band_sigma_sets_the_level_and_the_profile_the_growth():
+    # sigma_daily = 30 > err_sigma_1d = 10: sigma_P = 30 * 5^0.8 = 108.71694, SS = 1.644854 * that = 178.8235;
+    # a smaller band (5) leaves the profile's level: 59.6078 as above.
+    big = plan_policy(one_series(err_sigma_1d=10.0, err_sum_exponent=0.8, lead_time_std_days=0.0), TEXTBOOK).iloc[0]
+    assert big.sigma_protection == pytest.approx(108.71694, abs=1e-4)
+    assert big.safety_stock == pytest.approx(178.8235, abs=1e-3) and big.sigma_source == "forecast_error_profile"
+    small = plan_policy(
+        one_series(err_sigma_1d=10.0, err_sum_exponent=0.8, lead_time_std_days=0.0, sigma_daily=5.0), TEXTBOOK
+    ).iloc[0]
+    assert small.safety_stock == pytest.approx(59.6078, abs=1e-3)
+
+
 def test_profile_with_lead_time_spread():
     # sqrt(36.23898^2 + 100^2 * 1.5^2) = 154.31547 -> SS = 253.8264
-    p = plan_policy(one_series(err_sigma_1d=10.0, err_sum_exponent=0.8), TEXTBOOK).iloc[0]
+    p = plan_policy(one_series(err_sigma_1d=10.0, err_sum_exponent=0.8, sigma_daily=np.nan), TEXTBOOK).iloc[0]
     assert p.sigma_protection == pytest.approx(154.31547, abs=1e-4)
     assert p.safety_stock == pytest.approx(253.8264, abs=1e-3)
 
@@ -67,7 +79,7 @@ def test_sigma_source_order_with_profile():
 def test_empirical_rows_use_the_profile_at_their_interval():
     # lumpy, no history -> negbin over L + r = 5 + 1 = 6 days: sigma = 2 * 6^0.9 (no lead-time spread)
     row = one_series(mean_daily_demand=2.0, demand_class="lumpy", lead_time_std_days=0.0,
-                     err_sigma_1d=2.0, err_sum_exponent=0.9)  # fmt: skip
+                     err_sigma_1d=2.0, err_sum_exponent=0.9, sigma_daily=np.nan)  # fmt: skip
     p = plan_policy(row, InventoryConfig()).iloc[0]
     assert p.method == "negbin" and p.protection_days == 6
     assert p.sigma_protection == pytest.approx(2.0 * 6**0.9, rel=1e-12)
@@ -98,7 +110,8 @@ def test_nightly_policy_stage_takes_sigma_from_the_status_profile(spark):
     status_df = spark.createDataFrame(status)
     stats_df = series_stats(history_df, CUTOFF.date())
     inventory_df = spark.createDataFrame(keys.assign(on_hand=0.0))
-    # every series on sQ with the normal method and no undershoot: sigma_protection = sigma_1 * L^gamma
+    # every series on sQ with the normal method and no undershoot:
+    # sigma_protection = max(sigma_1, band sigma) * L^gamma, the band sigma from the q05-q95 spread
     cfg = InventoryConfig(policy="sQ", undershoot="none", empirical_classes=[], replay=ReplayConfig(enabled=False))
     out = policy_stage(forecasts_df, status_df, stats_df, history_df, spark.createDataFrame(items), inventory_df,
                        cfg, fcfg, run_date=(CUTOFF + pd.Timedelta(days=1)).date())  # fmt: skip
@@ -108,7 +121,10 @@ def test_nightly_policy_stage_takes_sigma_from_the_status_profile(spark):
     assert prof.sum() >= 10
     ids = prof[prof].index
     assert (plan.loc[ids, "sigma_source"] == "forecast_error_profile").all()
-    expected = st.loc[ids, "err_sigma_1d"] * 4.0 ** st.loc[ids, "err_sum_exponent"]
+    fc = res.forecasts.assign(band=(res.forecasts["q95"] - res.forecasts["q05"]) / (2 * Z95))
+    band_sigma = fc.groupby("item_id")["band"].mean().loc[ids]
+    level = np.fmax(st.loc[ids, "err_sigma_1d"], band_sigma)
+    expected = level * 4.0 ** st.loc[ids, "err_sum_exponent"]
     np.testing.assert_allclose(plan.loc[ids, "sigma_protection"], expected, rtol=1e-9)
     np.testing.assert_allclose(plan.loc[ids, "safety_stock"], Z95 * expected, rtol=1e-9)
     # the cold start has no profile: the 1-day band sigma of forecast_summary, scaled by sqrt(L)
