@@ -59,3 +59,25 @@ def history_from_arrow(table: pa.Table, cutoff_day: int) -> pd.DataFrame:
             fill = np.nan if name in ("units", "price") else 0.0
             out[name] = spread(values.to_numpy(zero_copy_only=False).astype(float), fill)  # nulls -> NaN
     return pd.DataFrame(out)
+
+
+def lists_to_long(table: pa.Table, keys: list[str], lists: list[str]) -> pd.DataFrame:
+    """Key columns repeated per list element, list columns flattened (same lengths per row assumed)."""
+    lengths = table.column(lists[0]).combine_chunks().value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+    out = {k: np.repeat(table.column(k).to_numpy(zero_copy_only=False), lengths) for k in keys}
+    for name in lists:
+        out[name] = _flat(table, name).to_numpy(zero_copy_only=False)
+    return pd.DataFrame(out)
+
+
+def units_matrix(table: pa.Table, keys: pd.DataFrame, cutoff_day: int, days: int) -> np.ndarray:
+    """(len(keys), days) units of the `days` days up to the cutoff, most recent last, rows in the order of
+    `keys` (item_id, region_id); NaN where a series has no value (before its start, or absent)."""
+    long = lists_to_long(table, ["item_id", "region_id"], ["day", "units"])
+    col = long["day"].to_numpy(dtype=np.int64) - (cutoff_day - days + 1)
+    row_of = pd.Series(np.arange(len(keys)), index=pd.MultiIndex.from_frame(keys[["item_id", "region_id"]]))
+    row = row_of.reindex(pd.MultiIndex.from_frame(long[["item_id", "region_id"]])).to_numpy()
+    ok = (col >= 0) & (col < days) & np.isfinite(row)
+    out = np.full((len(keys), days), np.nan)
+    out[row[ok].astype(np.int64), col[ok]] = long["units"].to_numpy(dtype=float, na_value=np.nan)[ok]
+    return out

@@ -69,7 +69,10 @@ class _Run:
         self._persisted: list[DataFrame] = []
 
     def write(self, rec: StageRecord, name: str, df: DataFrame) -> DataFrame:
+        start = time.perf_counter()
         version, rows = io.write_partition(df, self.cfg, name, self.run_date)
+        # Writes are where Spark's lazy plans run: per-table seconds show where a stage spends its time.
+        log.info("  wrote %-18s %10d rows in %6.1fs", name, rows, time.perf_counter() - start)
         rec.table_versions[name] = version
         self.table_rows[name] = rows
         return io.read_table(self.spark, self.cfg, name, self.run_date)
@@ -113,7 +116,6 @@ def _validate(run: _Run, rec: StageRecord) -> dict[str, DataFrame]:
     for q in quarantines[1:]:
         quarantine = quarantine.unionByName(q)
     run.write(rec, "quarantine", quarantine)
-    run.write(rec, "data_flags", outlier_flags(accepted["sales"], run.cfg.quality.outlier_factor))
     rec.rows_in, rec.rows_out, rec.rows_quarantined = rows_in, rows_ok, run.table_rows["quarantine"]
     if too_dirty:  # raised after the quarantine table is written, so the rejected rows can be inspected
         raise RunFailed(
@@ -149,6 +151,8 @@ def _prepare(run: _Run, rec: StageRecord, inputs: dict[str, DataFrame]):
     # The category lets the engine give a cold-start series its category x region profile.
     with_category = filled.join(F.broadcast(inputs["items"].select("item_id", "category")), "item_id", how="left")
     arrays = run.keep(series_arrays(with_category, run.cutoff, run.cfg.forecast.max_history_days))
+    # Extreme days, flagged (never dropped) on the daily aggregate: a spike is judged per item x region x day.
+    run.write(rec, "data_flags", outlier_flags(filled, run.cfg.quality.outlier_factor))
     rec.rows_in = inputs["sales"].count()
     rec.rows_out = filled.count()
     run.n_series = arrays.count()
@@ -172,13 +176,13 @@ def _forecast(run: _Run, rec: StageRecord, filled: DataFrame, arrays: DataFrame,
     return written
 
 
-def _policy(run: _Run, rec: StageRecord, inputs, stats, filled, fc):
+def _policy(run: _Run, rec: StageRecord, inputs, stats, filled, arrays, fc):
     from skuplan.inventory.spark import policy_stage
 
     outs = policy_stage(
         forecasts_df=fc["forecasts"], status_df=fc["forecast_status"], stats_df=stats, history_df=filled,
         items_df=inputs["items"], inventory_df=inputs["inventory"], cfg=run.cfg.inventory,
-        forecast_cfg=run.cfg.forecast, run_date=run.run_date,
+        forecast_cfg=run.cfg.forecast, run_date=run.run_date, arrays_df=arrays,
     )
     written = {name: run.write(rec, name, df) for name, df in outs.items()}
     rec.rows_in = stats.count()
@@ -227,7 +231,7 @@ def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date) -> RunSumm
         inputs = _timed(run, "validate", _validate)
         filled, stats, arrays = _timed(run, "prepare", _prepare, inputs)
         fc = _timed(run, "forecast", _forecast, filled, arrays, inputs.get("events"))
-        policy = _timed(run, "policy", _policy, inputs, stats, filled, fc)
+        policy = _timed(run, "policy", _policy, inputs, stats, filled, arrays, fc)
         _timed(run, "allocate", _allocate, inputs, fc, policy)
     except BaseException:
         # Record how far the run got, but never let a manifest problem hide the original error.

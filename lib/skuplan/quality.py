@@ -126,17 +126,14 @@ def validate_table(
         df = df.withColumn("reason_code", F.when(unknown, F.lit("UNKNOWN_ITEM")).otherwise(F.col("reason_code")))
         df = df.drop("_known_item")
 
-    df, repeated = _join_repeated_keys(df, table, names)
-    # Materialized once, narrow: typed columns and reasons, plus the raw payload only for rows that may be
-    # quarantined (a raw copy of every column doubled the cached width; caching is most of this stage's cost).
-    maybe_bad = F.col("reason_code").isNotNull() | F.col("_conflict").isNotNull()
-    payload = F.to_json(F.struct(*[F.col(f"_raw_{n}").alias(n) for n in names]), {"ignoreNullFields": "false"})
+    # Materialized once, narrow: typed columns and reasons, plus the raw payload of rejected rows only (a raw
+    # copy of every column doubled the cached width, and caching is most of this stage's cost).
+    raw_payload = F.to_json(F.struct(*[F.col(f"_raw_{n}").alias(n) for n in names]), {"ignoreNullFields": "false"})
     base = df.select(
-        *names, "reason_code", "reason", "_conflict",
-        F.when(F.col("_conflict").isNotNull(), F.col("_h")).alias("_h"),
-        F.when(maybe_bad, payload).alias("_payload"),
+        *names, "reason_code", "reason", F.when(F.col("reason_code").isNotNull(), raw_payload).alias("_payload")
     ).persist(StorageLevel.MEMORY_AND_DISK)
-    return split_marked(_with_duplicate_reasons(base, table), table, run_date, cached=(repeated, base))
+    marked, repeated = _with_duplicate_reasons(base, table, names)
+    return split_marked(marked, table, run_date, cached=(base, repeated))
 
 
 def split_marked(marked: DataFrame, table: str, run_date: dt.date, cached: tuple[DataFrame, ...] = ()) -> Validated:
@@ -177,21 +174,23 @@ def _cast_sql(name: str, dtype: T.DataType, source: T.DataType | None, timezone:
     return f"try_cast({raw} as {dtype.simpleString()})"
 
 
-def _join_repeated_keys(df: DataFrame, table: str, names: list[str]) -> tuple[DataFrame, DataFrame]:
-    """Add _conflict (null: the key occurs once among valid rows; else whether its rows differ) and _h.
+def _with_duplicate_reasons(base: DataFrame, table: str, names: list[str]) -> tuple[DataFrame, DataFrame]:
+    """Among otherwise valid rows: identical copies keep one; differing rows for one key all go.
 
     One hash aggregate over the keys of the valid rows (no sort: a window over every row cost 23 s on 6.5M
-    sales rows, most of the stage) finds the repeated keys and whether their copies differ (min hash != max
-    hash); the repeated keys, normally few, go back by a broadcast join.
+    sales rows) finds the repeated keys and whether their copies differ (min row hash != max row hash). The
+    repeated keys, normally few, go back by a broadcast join, and only their rows are numbered by a window.
+    Returns the marked rows and the (persisted) repeated-key frame.
     """
     keys = KEYS[table]
+    valid = F.col("reason_code").isNull()
     # A return (negative units) is its own transaction, not a conflicting copy of the day's sale.
-    key_cols = [*keys, "_neg"] if table == "sales" else list(keys)
-    if table == "sales":
-        df = df.withColumn("_neg", F.coalesce(F.col("units") < 0, F.lit(False)))
-    df = df.withColumn("_h", F.xxhash64(*[F.col(n) for n in names]))
+    neg = [F.coalesce(F.col("units") < 0, F.lit(False)).alias("_neg")] if table == "sales" else []
+    key_cols = [*keys, *(["_neg"] if neg else [])]
+    row_hash = F.xxhash64(*[F.col(n) for n in names])
     repeated = (
-        df.where(F.col("reason_code").isNull())
+        base.where(valid)
+        .select(*keys, *neg, row_hash.alias("_h"))
         .groupBy(*key_cols)
         .agg(F.count("*").alias("_copies"), (F.min("_h") != F.max("_h")).alias("_conflict"))
         .where(F.col("_copies") > 1)
@@ -201,54 +200,47 @@ def _join_repeated_keys(df: DataFrame, table: str, names: list[str]) -> tuple[Da
     # Counting it costs nothing extra (a broadcast side is computed in its own job anyway) and tells whether
     # it is small: a file loaded twice repeats every key, and then a shuffle join is the safe plan.
     small = repeated.count() <= MAX_BROADCAST_REPEATED_KEYS
+    df = base.select("*", *neg)
     # Null-safe: an optional key column (events.region_id) may be null, and two such rows are still copies.
     on = [F.col(k).eqNullSafe(F.col(f"_k_{k}")) for k in key_cols]
-    joined = df.join(F.broadcast(repeated) if small else repeated, on=on, how="left")
-    # Invalid rows keep their own reason: they take no part in the duplicate check.
-    joined = joined.withColumn("_conflict", F.when(F.col("reason_code").isNull(), F.col("_conflict")))
-    return joined.drop(*[f"_k_{k}" for k in key_cols], "_neg"), repeated
-
-
-def _with_duplicate_reasons(base: DataFrame, table: str) -> DataFrame:
-    """Among otherwise valid rows: identical copies keep one; differing rows for one key all go.
-
-    Only rows of repeated keys (_conflict not null) are numbered, by a window over that small subset.
-    """
-    keys = KEYS[table]
-    part = [*keys, *([F.col("units") < 0] if table == "sales" else [])]
-    in_repeat = F.col("_conflict").isNotNull()
+    df = df.join(F.broadcast(repeated) if small else repeated, on=on, how="left").drop(*[f"_k_{k}" for k in key_cols])
+    in_repeat = valid & F.col("_conflict").isNotNull()
     # Copy number among identical rows; which of identical rows is kept cannot change the content.
-    rn = F.row_number().over(Window.partitionBy(*part).orderBy("_h"))
-    marked = base.where(~in_repeat).withColumn("_rn", F.lit(1)).unionByName(
-        base.where(in_repeat).withColumn("_rn", rn)
-    )
+    rn = F.row_number().over(Window.partitionBy(*key_cols).orderBy(row_hash))
+    marked = df.where(~in_repeat).withColumn("_rn", F.lit(1)).unionByName(df.where(in_repeat).withColumn("_rn", rn))
     conflicting = in_repeat & F.col("_conflict")
     exact = in_repeat & ~F.col("_conflict") & (F.col("_rn") > 1)
     key_text = ", ".join(keys)
-    marked = marked.withColumn(
-        "reason",
+    marked = marked.select(
+        *names,
+        F.when(conflicting, F.lit("CONFLICTING_DUPLICATE")).when(exact, F.lit("EXACT_DUPLICATE"))
+        .otherwise(F.col("reason_code")).alias("reason_code"),
         F.when(conflicting, F.lit(f"several rows with different values for ({key_text})"))
         .when(exact, F.lit(f"exact duplicate of another row for ({key_text})"))
-        .otherwise(F.col("reason")),
+        .otherwise(F.col("reason")).alias("reason"),
+        # A duplicate parsed cleanly: its payload shows the parsed values (ids trimmed), which is what made it
+        # a copy; the raw text was not kept for valid rows (see validate_table).
+        F.coalesce(
+            F.col("_payload"),
+            F.when(conflicting | exact, F.to_json(F.struct(*[F.col(n) for n in names]), {"ignoreNullFields": "false"})),
+        ).alias("_payload"),
     )
-    marked = marked.withColumn(
-        "reason_code",
-        F.when(conflicting, F.lit("CONFLICTING_DUPLICATE")).when(exact, F.lit("EXACT_DUPLICATE")).otherwise(F.col("reason_code")),
-    )
-    return marked.drop("_h", "_conflict", "_rn")
+    return marked, repeated
 
 
-def outlier_flags(sales_df: DataFrame, factor: float) -> DataFrame:
-    """Flag (never drop) daily sales above `factor` x the series' median non-zero day.
+def outlier_flags(daily_df: DataFrame, factor: float) -> DataFrame:
+    """Flag (never drop) days whose units exceed `factor` x the series' median non-zero day.
 
-    A median is robust to the spikes it is meant to find; the flagged rows stay in the history
-    because a real 双十一 spike is an outlier too, and the planner decides.
+    daily_df has one row per item x region x day (the prepare stage's aggregate; gap-filled zeros are ignored).
+    A median is robust to the spikes it is meant to find; the flagged rows stay in the history because a
+    real 双十一 spike is an outlier too, and the planner decides. The medians (one row per series, built by a
+    partial aggregation) go back by a broadcast join, so the daily rows are scanned twice but never shuffled.
     """
-    daily = sales_df.groupBy("item_id", "region_id", "date").agg(F.sum("units").alias("units"))
-    med = daily.where("units > 0").groupBy("item_id", "region_id").agg(
+    nonzero = daily_df.where("units > 0")
+    med = nonzero.groupBy("item_id", "region_id").agg(
         F.percentile_approx("units", 0.5, 1000).alias("median_units"), F.count("*").alias("n")
     )
-    flagged = daily.join(med, ["item_id", "region_id"], how="inner").where(
+    flagged = nonzero.join(F.broadcast(med), ["item_id", "region_id"], how="inner").where(
         (F.col("n") >= 5) & (F.col("units") > factor * F.col("median_units"))
     )
     return flagged.select(

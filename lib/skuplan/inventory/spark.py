@@ -13,12 +13,15 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import quantile_column
+from skuplan.history_arrays import lists_to_long, units_matrix
 from skuplan.inventory.alerts import ALERT_COLUMNS, alerts
 from skuplan.inventory.config import InventoryConfig
 from skuplan.inventory.kpis import KPI_COLUMNS, kpis
@@ -26,7 +29,7 @@ from skuplan.inventory.plan import PLAN_COLUMNS, plan_policy
 from skuplan.inventory.policies import REPLENISHMENT_COLUMNS, replenishment
 from skuplan.inventory.replay import replay_holdout
 from skuplan.inventory.segments import FEATURES, abc_xyz, kmeans_segments, segment_features
-from skuplan.series import SERIES_KEYS, with_bucket
+from skuplan.series import SERIES_KEYS, series_arrays, with_bucket
 
 _STRING_COLS = {
     "item_id", "region_id", "status", "message", "policy", "method", "demand_class", "segment", "sigma_source",
@@ -108,16 +111,42 @@ def policy_inputs(summary: DataFrame, status_df: DataFrame, stats_df: DataFrame,
     )
 
 
-def _features(history_df: DataFrame, cfg: InventoryConfig, n_buckets: int) -> DataFrame:
+def _epoch_day(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days
+
+
+def _to_arrow(frame: pd.DataFrame, schema: T.StructType) -> pa.Table:
+    return pa.Table.from_pandas(_conform(frame, schema), schema=to_arrow_schema(schema), preserve_index=False)
+
+
+def _days_frame(table: pa.Table) -> pd.DataFrame:
+    """item_id, region_id, date, units (one row per series-day) from a table of day/units lists."""
+    long = lists_to_long(table, SERIES_KEYS, ["day", "units"])
+    long["date"] = long.pop("day").to_numpy(dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
+    long["units"] = long["units"].astype(float)
+    return long[[*SERIES_KEYS, "date", "units"]]
+
+
+def units_tail(arrays_df: DataFrame, cutoff: dt.date, days: int) -> DataFrame:
+    """item_id, region_id and the `day` / `units` lists (series.series_arrays) cut to (cutoff - days, cutoff].
+
+    The lists hold ascending days up to the cutoff, so the days wanted are a suffix: sliced in Spark, only
+    they are shipped to Python.
+    """
+    cut = _epoch_day(cutoff)
+    k = F.size(F.filter("day", lambda d: d > cut - days))
+    start = F.greatest(F.size("day") - k + 1, F.lit(1))
+    return arrays_df.select(*SERIES_KEYS, F.slice("day", start, k).alias("day"), F.slice("units", start, k).alias("units"))
+
+
+def _features(tail_df: DataFrame, cfg: InventoryConfig, n_buckets: int) -> DataFrame:
     cols = ["item_id", "region_id", *FEATURES, "xyz_cv"]
     schema = schema_of(cols)
 
-    def run(pdf: pd.DataFrame) -> pd.DataFrame:
-        feats = segment_features(pdf, bucket_days=cfg.xyz_bucket_days)
-        return _conform(feats, schema)
+    def run(table: pa.Table) -> pa.Table:
+        return _to_arrow(segment_features(_days_frame(table), bucket_days=cfg.xyz_bucket_days), schema)
 
-    hist = with_bucket(history_df.select(*SERIES_KEYS, "date", "units"), n_buckets)
-    return hist.groupBy("bucket").applyInPandas(lambda pdf: run(pdf.drop(columns="bucket")), schema=schema)
+    return with_bucket(tail_df, n_buckets).groupBy("bucket").applyInArrow(run, schema=schema)
 
 
 def segments(features_df: DataFrame, summary_df: DataFrame, items_df: DataFrame, cfg: InventoryConfig) -> DataFrame:
@@ -125,6 +154,8 @@ def segments(features_df: DataFrame, summary_df: DataFrame, items_df: DataFrame,
     base = features_df.join(summary_df.select(*SERIES_KEYS, "mean_daily_demand"), SERIES_KEYS, how="inner").join(
         items_df.select("item_id", "unit_cost"), "item_id", how="inner"
     )
+    # Two actions follow (the total, then the ranked rows): without the cache the features UDF runs twice.
+    base = base.persist()
     # Cumulative value share computed in Spark so ABC stays global without the pandas side sorting.
     value = F.col("mean_daily_demand") * F.lit(cfg.days_per_year) * F.col("unit_cost")
     order = Window.orderBy(value.desc(), F.col("item_id"), F.col("region_id"))
@@ -144,49 +175,70 @@ def segments(features_df: DataFrame, summary_df: DataFrame, items_df: DataFrame,
     seg = abc_xyz(pdf, cfg)
     clusters = kmeans_segments(pdf, (cfg.kmeans.k_min, cfg.kmeans.k_max), seed=cfg.seed, cfg=cfg.kmeans)
     seg = seg.merge(clusters[[*SERIES_KEYS, "cluster", "cluster_label"]], on=SERIES_KEYS, how="left")
+    base.unpersist()
     return spark.createDataFrame(_conform(seg, schema), schema)
 
 
-def _plan(stats_df: DataFrame, history_df: DataFrame, forecasts_df: DataFrame, cfg: InventoryConfig,
-          n_buckets: int) -> DataFrame:
-    schema = schema_of(PLAN_COLUMNS)
-    daily = history_df.select(*SERIES_KEYS, "date", "units", F.lit(None).cast("double").alias("yhat")).unionByName(
-        forecasts_df.select(*SERIES_KEYS, "date", F.lit(None).cast("double").alias("units"), "yhat")
-    )
+def _forecast_lists(forecasts_df: DataFrame) -> DataFrame:
+    """item_id, region_id, fc_day, fc_yhat: each series' daily forecast as two lists, days ascending."""
+    obs = F.sort_array(F.collect_list(F.struct(F.unix_date("date").alias("day"), F.col("yhat"))))
+    per_series = forecasts_df.groupBy(*SERIES_KEYS).agg(obs.alias("obs"))
+    return per_series.select(*SERIES_KEYS, F.col("obs.day").alias("fc_day"), F.col("obs.yhat").alias("fc_yhat"))
 
-    def run(stats: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
-        if stats.empty:
-            return pd.DataFrame(columns=schema.fieldNames())
-        is_hist = days["units"].notna()
-        history = days.loc[is_hist, [*SERIES_KEYS, "date", "units"]]
-        future = days.loc[~is_hist, [*SERIES_KEYS, "date", "yhat"]]
-        out = plan_policy(stats.drop(columns="bucket"), cfg, history=history, forecast=future)
-        return _conform(out, schema)
+
+def _plan(stats_df: DataFrame, tail_df: DataFrame, forecasts_df: DataFrame, cfg: InventoryConfig,
+          n_buckets: int, cutoff: dt.date) -> DataFrame:
+    schema = schema_of(PLAN_COLUMNS)
+    cutoff_day, window = _epoch_day(cutoff), cfg.bootstrap_window_days
+    left = stats_df.join(_forecast_lists(forecasts_df), SERIES_KEYS, how="left")
+
+    def run(stats_t: pa.Table, hist_t: pa.Table) -> pa.Table:
+        if stats_t.num_rows == 0:
+            return _to_arrow(pd.DataFrame(), schema)
+        stats = stats_t.drop_columns(["bucket", "fc_day", "fc_yhat"]).to_pandas()
+        future = lists_to_long(stats_t, SERIES_KEYS, ["fc_day", "fc_yhat"]).rename(columns={"fc_yhat": "yhat"})
+        future["date"] = future.pop("fc_day").to_numpy(dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
+        history = units_matrix(hist_t, stats[SERIES_KEYS], cutoff_day, window)
+        return _to_arrow(plan_policy(stats, cfg, history_array=history, forecast=future), schema)
 
     return (
-        with_bucket(stats_df, n_buckets)
+        with_bucket(left, n_buckets)
         .groupBy("bucket")
-        .cogroup(with_bucket(daily, n_buckets).groupBy("bucket"))
-        .applyInPandas(run, schema=schema)
+        .cogroup(with_bucket(tail_df, n_buckets).groupBy("bucket"))
+        .applyInArrow(run, schema=schema)
     )
 
 
-def _per_series(policy_df: DataFrame, inventory_df: DataFrame, fn, columns, run_date: dt.date,
-                cfg: InventoryConfig, n_buckets: int) -> DataFrame:
-    """Apply a pure (policy, inventory) -> frame function in buckets of series."""
-    schema = schema_of(columns)
+def _per_series(policy_df: DataFrame, inventory_df: DataFrame, outputs: dict, run_date: dt.date,
+                cfg: InventoryConfig, n_buckets: int) -> dict[str, DataFrame]:
+    """Apply pure (policy, inventory, run_date, cfg) -> frame functions in buckets of series, all in ONE pass.
+
+    outputs: name -> (function, columns). Spark returns one frame per call, so the frames are stacked with a
+    `_kind` column, persisted and split (as the forecast glue does): one shuffle and one Python round trip
+    instead of one per output.
+    """
+    names = list(dict.fromkeys(c for _, cols in outputs.values() for c in cols))
+    wide = T.StructType([T.StructField("_kind", T.StringType(), False), *schema_of(names).fields])
 
     def run(pol: pd.DataFrame, inv: pd.DataFrame) -> pd.DataFrame:
         if pol.empty:
-            return pd.DataFrame(columns=schema.fieldNames())
-        return _conform(fn(pol.drop(columns="bucket"), inv.drop(columns="bucket"), run_date, cfg), schema)
+            return pd.DataFrame(columns=wide.fieldNames())
+        pol, inv = pol.drop(columns="bucket"), inv.drop(columns="bucket")
+        parts = [_conform(fn(pol, inv, run_date, cfg), schema_of(cols)).assign(_kind=kind)
+                 for kind, (fn, cols) in outputs.items()]
+        stacked = pd.concat(parts, ignore_index=True)
+        out = _conform(stacked, schema_of(names))
+        out.insert(0, "_kind", stacked["_kind"].to_numpy())
+        return out
 
-    return (
+    stacked = (
         with_bucket(policy_df, n_buckets)
         .groupBy("bucket")
         .cogroup(with_bucket(inventory_df, n_buckets).groupBy("bucket"))
-        .applyInPandas(run, schema=schema)
+        .applyInPandas(run, schema=wide)
+        .persist()
     )
+    return {kind: stacked.where(F.col("_kind") == kind).select(*cols) for kind, (_, cols) in outputs.items()}
 
 
 REPLAY_COLUMNS = [
@@ -197,7 +249,7 @@ REPLAY_COLUMNS = [
 ]  # fmt: skip
 
 
-def policy_backtest(history_df: DataFrame, stats_df: DataFrame, items_df: DataFrame, cfg: InventoryConfig,
+def policy_backtest(arrays_df: DataFrame, stats_df: DataFrame, items_df: DataFrame, cfg: InventoryConfig,
                     n_buckets: int) -> DataFrame:
     """Replay of held-out demand per series (see replay.replay_holdout), for series with enough history."""
     schema = schema_of(REPLAY_COLUMNS)
@@ -207,23 +259,23 @@ def policy_backtest(history_df: DataFrame, stats_df: DataFrame, items_df: DataFr
     # Fresh column ids (toDF aliases every column): history and stats share one lineage, which the
     # analyzer would otherwise reject as an ambiguous self-join in the cogroup below.
     series_items = series_items.toDF(*series_items.columns)
-    history = history_df.select(*SERIES_KEYS, "date", "units")
+    history = arrays_df.select(*SERIES_KEYS, "day", "units")
     history = history.toDF(*history.columns)
 
-    def run(items: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
-        if items.empty or days.empty:
-            return pd.DataFrame(columns=schema.fieldNames())
+    def run(items_t: pa.Table, days_t: pa.Table) -> pa.Table:
+        items = items_t.to_pandas()
+        if items.empty or days_t.num_rows == 0:
+            return _to_arrow(pd.DataFrame(), schema)
         # Filtered here, not by a join in Spark: both cogroup sides would then share one lineage.
-        days = days.merge(items[SERIES_KEYS], on=SERIES_KEYS, how="inner")
+        days = _days_frame(days_t).merge(items[SERIES_KEYS], on=SERIES_KEYS, how="inner")
         master = items.drop(columns=["bucket", "region_id"]).drop_duplicates("item_id")
-        result = replay_holdout(days.drop(columns="bucket"), master, cfg)
-        return _conform(result.metrics, schema)
+        return _to_arrow(replay_holdout(days, master, cfg).metrics, schema)
 
     return (
         with_bucket(series_items, n_buckets)
         .groupBy("bucket")
         .cogroup(with_bucket(history, n_buckets).groupBy("bucket"))
-        .applyInPandas(run, schema=schema)
+        .applyInArrow(run, schema=schema)
     )
 
 
@@ -238,29 +290,37 @@ def policy_stage(
     forecast_cfg: ForecastConfig,
     run_date: dt.date,
     series_per_bucket: int = 2000,
+    arrays_df: DataFrame | None = None,
 ) -> dict[str, DataFrame]:
-    """inventory_policy, replenishment, alerts and kpis DataFrames for one run."""
+    """inventory_policy, replenishment, alerts, kpis, segments (and policy_backtest) DataFrames for one run.
+
+    history_df: daily history (item_id, region_id, date, units); arrays_df: the same as series.series_arrays
+    (the pipeline builds it once in prepare), built here from history_df when not given.
+    """
     n_series = stats_df.count()
     n_buckets = max(1, math.ceil(n_series / series_per_bucket))
     cutoff = run_date - dt.timedelta(days=1)
-    recent = history_df.where(F.col("date") > F.date_sub(F.lit(cutoff).cast("date"), cfg.bootstrap_window_days))
+    if arrays_df is None:
+        arrays_df = series_arrays(history_df.select(*SERIES_KEYS, "date", "units"), cutoff,
+                                  forecast_cfg.max_history_days)
+    recent = units_tail(arrays_df, cutoff, cfg.bootstrap_window_days)
     summary = forecast_summary(forecasts_df, forecast_cfg)
     seg = segments(_features(recent, cfg, n_buckets), summary, items_df, cfg)
     series = policy_inputs(summary, status_df, stats_df, seg, items_df)
-    policy = _plan(series, recent, forecasts_df, cfg, n_buckets)
+    policy = _plan(series, recent, forecasts_df, cfg, n_buckets, cutoff)
     policy = policy.join(seg.select(*SERIES_KEYS, "abc", "xyz", "cluster", "cluster_label"), SERIES_KEYS, how="left")
     policy = policy.persist()
     inventory = inventory_df.join(stats_df.select(*SERIES_KEYS, "last_sale_date"), SERIES_KEYS, how="left")
+    per_series = {
+        "replenishment": (replenishment, REPLENISHMENT_COLUMNS),
+        "alerts": (alerts, ALERT_COLUMNS),
+        "kpis": (lambda p, i, d, c: kpis(p, i, c), list(KPI_COLUMNS)),
+    }
     outputs = {
         "inventory_policy": policy,
-        "replenishment": _per_series(policy, inventory, lambda p, i, d, c: replenishment(p, i, d, c),
-                                     REPLENISHMENT_COLUMNS, run_date, cfg, n_buckets),
-        "alerts": _per_series(policy, inventory, lambda p, i, d, c: alerts(p, i, d, c), ALERT_COLUMNS,
-                              run_date, cfg, n_buckets),
-        "kpis": _per_series(policy, inventory, lambda p, i, d, c: kpis(p, i, c), list(KPI_COLUMNS),
-                            run_date, cfg, n_buckets),
+        **_per_series(policy, inventory, per_series, run_date, cfg, n_buckets),
         "segments": seg,
     }
     if cfg.replay.enabled:
-        outputs["policy_backtest"] = policy_backtest(history_df, stats_df, items_df, cfg, n_buckets)
+        outputs["policy_backtest"] = policy_backtest(arrays_df, stats_df, items_df, cfg, n_buckets)
     return outputs
