@@ -239,7 +239,10 @@ def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date) -> RunSumm
             _write_manifest(run)
         except Exception:
             log.exception("could not write the runs manifest after a failed run")
-        run.release()
+        try:
+            run.release()
+        except Exception:  # a dead SparkContext cannot unpersist: the run's own error is what matters
+            log.exception("could not release cached frames after a failed run")
         raise
     _write_manifest(run)
     run.release()
