@@ -21,9 +21,6 @@ WAPE = sum |yhat - y| / sum y; bias = sum (yhat - y) / sum y; coverage90 = share
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import hashlib
-import json
 import sys
 import tempfile
 import time
@@ -33,40 +30,18 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from forecast_bench import UCI_CREDIT, UCI_PATH, uci_series  # noqa: E402
+from forecast_bench import UCI_CREDIT, UCI_PATH, cached_sample, uci_series  # noqa: E402
 from skuplan.forecast.config import ForecastConfig  # noqa: E402
 from skuplan.forecast.engine import forecast_batch  # noqa: E402
-from skuplan.sample import SampleSpec, generate_sample  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 KEYS = ["item_id", "region_id"]
-END = dt.date(2025, 6, 30)
-DAYS = 730
 HOLDOUT = 28
-SAMPLE_CODE = ("sample.py", "sample_demand.py", "sample_sales.py")
 
 
 # ---------------------------------------------------------------------------------------------- data
 def generator_data(n_series: int, seed: int, out: Path):
     """(daily, events): the generated sample aggregated per item x region x day (all days, no gap fill)."""
-    n_items = max(1, n_series // 4)
-    spec = SampleSpec(
-        n_items=n_items,
-        n_regions=4,
-        start=END - dt.timedelta(days=DAYS - 1),
-        end=END,
-        dirty_rows=False,
-        seed=seed,
-    )
-    root = out / f"sample_{n_items}x4_s{seed}"
-    marker = root / "spec.json"
-    code = hashlib.sha1(
-        b"".join((REPO / "lib" / "skuplan" / f).read_bytes() for f in SAMPLE_CODE)
-    ).hexdigest()
-    key = json.dumps({**{k: str(v) for k, v in spec.__dict__.items()}, "code": code}, sort_keys=True)
-    if not marker.exists() or marker.read_text() != key:
-        generate_sample(root, spec)
-        marker.write_text(key)
+    root = cached_sample(n_series, seed, out)
     sales = pd.read_parquet(root / "sales")
     sales["date"] = pd.to_datetime(sales["date"]).astype("datetime64[ns]")
     sales["rev"] = sales["price"] * sales["units"]

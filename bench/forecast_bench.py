@@ -183,13 +183,9 @@ def spark_forecast(spark, make_input, cfg, cutoff, events_df, spb, run: SparkRun
 
 
 # ---------------------------------------------------------------------------------------------- data
-def synthetic(spark, out: Path, n_series: int, spb: int, seed: int):
-    """Generate (cached by spec), prepare with the pipeline's functions, write the training history by bucket."""
-    from pyspark.sql import functions as F
-
-    from skuplan.schemas import OPTIONAL_DEFAULTS
-    from skuplan.series import aggregate_channels, fill_calendar, with_bucket
-
+def cached_sample(n_series: int, seed: int, out: Path) -> Path:
+    """Folder of the generated sample (n_series / 4 items x 4 regions, DAYS days to END), generated once per
+    spec and generator code (others edit the generator too)."""
     n_items = max(1, n_series // 4)
     spec = SampleSpec(
         n_items=n_items,
@@ -201,7 +197,6 @@ def synthetic(spark, out: Path, n_series: int, spb: int, seed: int):
     )
     root = out / f"sample_{n_items}x4_s{seed}"
     marker = root / "spec.json"
-    # Reuse a generated sample only for the same spec and the same generator code (others edit it too).
     code = hashlib.sha1(
         b"".join((REPO / "lib" / "skuplan" / f).read_bytes() for f in SAMPLE_CODE)
     ).hexdigest()
@@ -209,6 +204,18 @@ def synthetic(spark, out: Path, n_series: int, spb: int, seed: int):
     if not marker.exists() or marker.read_text() != key:
         generate_sample(root, spec)
         marker.write_text(key)
+    return root
+
+
+def synthetic(spark, out: Path, n_series: int, spb: int, seed: int):
+    """Generate (cached by spec), prepare with the pipeline's functions, write the training history by bucket."""
+    from pyspark.sql import functions as F
+
+    from skuplan.schemas import OPTIONAL_DEFAULTS
+    from skuplan.series import aggregate_channels, fill_calendar, with_bucket
+
+    n_items = max(1, n_series // 4)
+    root = cached_sample(n_series, seed, out)
     cutoff = END - dt.timedelta(days=HOLDOUT)
     sales = spark.read.parquet(str(root / "sales"))
     for (table, col), default in OPTIONAL_DEFAULTS.items():  # as ingest does for optional columns
