@@ -26,3 +26,16 @@ def spark(tmp_path_factory):
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_spark_cache():
+    """Drop cached frames after each test module: stages cache intermediate frames (validation's narrow frame,
+    forecast and policy outputs) that the callers in tests do not release, and the session's 2 GB heap is
+    shared by the whole run. Starts no Spark session of its own."""
+    yield
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.catalog.clearCache()

@@ -203,7 +203,7 @@ def _policy(run: _Run, rec: StageRecord, inputs, stats, filled, arrays, fc):
     outs = policy_stage(
         forecasts_df=fc["forecasts"], status_df=fc["forecast_status"], stats_df=stats, history_df=filled,
         items_df=inputs["items"], inventory_df=inputs["inventory"], cfg=run.cfg.inventory,
-        forecast_cfg=run.cfg.forecast, run_date=run.run_date, arrays_df=arrays,
+        forecast_cfg=run.cfg.forecast, run_date=run.run_date, arrays_df=arrays, cached=run._persisted,
     )
     written = {name: run.write(rec, name, df) for name, df in outs.items()}
     rec.rows_in = stats.count()

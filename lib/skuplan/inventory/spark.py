@@ -210,7 +210,7 @@ def _plan(stats_df: DataFrame, tail_df: DataFrame, forecasts_df: DataFrame, cfg:
 
 
 def _per_series(policy_df: DataFrame, inventory_df: DataFrame, outputs: dict, run_date: dt.date,
-                cfg: InventoryConfig, n_buckets: int) -> dict[str, DataFrame]:
+                cfg: InventoryConfig, n_buckets: int) -> tuple[DataFrame, dict[str, DataFrame]]:
     """Apply pure (policy, inventory, run_date, cfg) -> frame functions in buckets of series, all in ONE pass.
 
     outputs: name -> (function, columns). Spark returns one frame per call, so the frames are stacked with a
@@ -238,7 +238,7 @@ def _per_series(policy_df: DataFrame, inventory_df: DataFrame, outputs: dict, ru
         .applyInPandas(run, schema=wide)
         .persist()
     )
-    return {kind: stacked.where(F.col("_kind") == kind).select(*cols) for kind, (_, cols) in outputs.items()}
+    return stacked, {kind: stacked.where(F.col("_kind") == kind).select(*cols) for kind, (_, cols) in outputs.items()}
 
 
 REPLAY_COLUMNS = [
@@ -291,11 +291,13 @@ def policy_stage(
     run_date: dt.date,
     series_per_bucket: int = 2000,
     arrays_df: DataFrame | None = None,
+    cached: list[DataFrame] | None = None,
 ) -> dict[str, DataFrame]:
     """inventory_policy, replenishment, alerts, kpis, segments (and policy_backtest) DataFrames for one run.
 
     history_df: daily history (item_id, region_id, date, units); arrays_df: the same as series.series_arrays
-    (the pipeline builds it once in prepare), built here from history_df when not given.
+    (the pipeline builds it once in prepare), built here from history_df when not given. Frames this stage
+    persists are appended to `cached`, for the caller to unpersist once the outputs are written.
     """
     n_series = stats_df.count()
     n_buckets = max(1, math.ceil(n_series / series_per_bucket))
@@ -316,11 +318,10 @@ def policy_stage(
         "alerts": (alerts, ALERT_COLUMNS),
         "kpis": (lambda p, i, d, c: kpis(p, i, c), list(KPI_COLUMNS)),
     }
-    outputs = {
-        "inventory_policy": policy,
-        **_per_series(policy, inventory, per_series, run_date, cfg, n_buckets),
-        "segments": seg,
-    }
+    stacked, per_series_outputs = _per_series(policy, inventory, per_series, run_date, cfg, n_buckets)
+    if cached is not None:
+        cached.extend([policy, stacked])
+    outputs = {"inventory_policy": policy, **per_series_outputs, "segments": seg}
     if cfg.replay.enabled:
         outputs["policy_backtest"] = policy_backtest(arrays_df, stats_df, items_df, cfg, n_buckets)
     return outputs
