@@ -17,7 +17,7 @@ def spark(tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("warehouse")
     session = build_session(
         SparkConfig(master="local[2]", shuffle_partitions=2, jars_dir=str(REPO / ".cache" / "jars")),
-        extra_conf={"spark.sql.warehouse.dir": str(warehouse), "spark.driver.memory": "2g"},
+        extra_conf={"spark.sql.warehouse.dir": str(warehouse), "spark.driver.memory": "4g"},
     )
     yield session
     session.stop()
