@@ -29,13 +29,20 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _release_spark_cache():
-    """Drop cached frames after each test module: stages cache intermediate frames (validation's narrow frame,
-    forecast and policy outputs) that the callers in tests do not release, and the session's 2 GB heap is
-    shared by the whole run. Starts no Spark session of its own."""
+def _release_spark_memory():
+    """Free what one test module left in the shared session's heap: cached frames and checkpointed RDDs that
+    stage functions called directly by tests do not release, Delta's cache of table snapshots (one per test
+    table), and Python-side cycles that keep JVM plans alive. Starts no Spark session of its own."""
     yield
+    import gc
+
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
-    if active is not None:
-        active.catalog.clearCache()
+    if active is None:
+        return
+    active.catalog.clearCache()
+    for rdd in list(active.sparkContext._jsc.getPersistentRDDs().values()):
+        rdd.unpersist(False)
+    active.sparkContext._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+    gc.collect()

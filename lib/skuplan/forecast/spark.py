@@ -96,12 +96,14 @@ def forecast_stage(
     series_per_bucket: int = 1000,
     series_df: DataFrame | None = None,
     n_series: int | None = None,
+    cached: list[DataFrame] | None = None,
 ) -> ForecastOutputs:
     """Forecast every item x region series of the daily history (schema DAILY_SERIES; gaps may be filled
     or not: the engine counts a missing day inside a series as zero units).
 
     series_df: the same history already as series.series_arrays (the pipeline builds it once in prepare, for
-    this stage and the policy's); n_series: its row count, if known (else counted from filled_df)."""
+    this stage and the policy's); n_series: its row count, if known (else counted from filled_df). The persisted
+    frame behind the three outputs is appended to `cached`, for the caller to unpersist once they are written."""
     schemas = _schemas(cfg)
     wide = _wide_schema(schemas)
     # The events table is a small calendar (a few rows per year): shipped to every task as pandas.
@@ -122,6 +124,8 @@ def forecast_stage(
         grouped = with_bucket(series, n_buckets).groupBy("bucket")
     wide_df = grouped.applyInArrow(_batch_function(cfg, cutoff, events, wide), schema=wide)
     wide_df = wide_df.persist(StorageLevel.MEMORY_AND_DISK)
+    if cached is not None:
+        cached.append(wide_df)
     outs = {
         kind: wide_df.where(F.col("_kind") == kind).select(*[_output_column(f) for f in schema.fields])
         for kind, schema in schemas.items()
