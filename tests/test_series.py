@@ -58,6 +58,50 @@ def test_series_stats_by_hand(spark):
     assert stats.last_sale_date == D(2024, 1, 5)
 
 
+def test_series_stats_count_absent_days_as_zero_sales(spark):
+    """Prepare hands series_stats the daily aggregate WITHOUT a calendar fill: a day with no row is a day with
+    no sale. Same series as the by-hand test, only the first day's row kept among the zero days."""
+    units = {0: 0.0, 1: 4.0, 4: 8.0}  # days 2, 3, 5, 6, 7 (0-based) have no row at all
+    rows = [("A", "R1", D(2024, 1, 1) + dt.timedelta(days=i), u, 0.0, None, False) for i, u in units.items()]
+    daily = spark.createDataFrame(rows, DAILY_SERIES)
+    stats = series_stats(daily, D(2024, 1, 8)).first()
+    assert stats.n_obs == 8 and stats.first_date == D(2024, 1, 1)
+    assert stats.adi == pytest.approx(4.0) and stats.cv2 == pytest.approx(1 / 9)
+    assert stats.mean_daily == pytest.approx(1.5)
+    # sample std of 0,4,0,0,8,0,0,0: sum of squares 80, n*mean^2 = 18 -> variance 62/7
+    assert stats.std_daily == pytest.approx((62 / 7) ** 0.5)
+    # a 4-day window sees 8,0,0,0: mean 2, variance (64 - 16)/3 = 16, one non-zero day -> ADI 4, CV² 0
+    recent = series_stats(daily, D(2024, 1, 8), window_days=4).first()
+    assert (recent.mean_daily, recent.std_daily, recent.adi, recent.cv2) == pytest.approx((2.0, 4.0, 4.0, 0.0))
+    assert recent.n_obs == 8 and recent.annual_units == pytest.approx(8 * 365 / 4)
+    # and the gap-filled frame gives the same numbers
+    filled = series_stats(fill_calendar(daily, D(2024, 1, 8)), D(2024, 1, 8)).first()
+    for name, value in stats.asDict().items():
+        assert filled[name] == (pytest.approx(value) if isinstance(value, float) else value), name
+
+
+def test_dense_lists_fill_absent_days_from_first_day_or_window_start():
+    """history_arrays.dense_lists: the Python-side calendar fill of the one-row-per-series lists."""
+    import pyarrow as pa
+
+    from skuplan.history_arrays import dense_lists
+
+    ints, floats, bools = pa.list_(pa.int32()), pa.list_(pa.float64()), pa.list_(pa.bool_())
+    table = pa.table({
+        "item_id": ["A", "B", "C"], "region_id": ["R", "R", "R"],
+        "first_day": pa.array([5, 1, None], pa.int32()),  # C: no day up to the cutoff
+        "day": pa.array([[5, 7], [8], []], ints), "units": pa.array([[1.0, 2.0], [3.0], []], floats),
+        "price": pa.array([[None, 2.5], [1.0], []], floats), "stockout": pa.array([[True, None], [False], []], bools),
+    })  # fmt: skip
+    out = dense_lists(table, cutoff_day=8, window_days=5).to_pydict()
+    # A starts at its first day (5); B started before the 5-day window (4..8), so it starts at the window
+    assert out["day"] == [[5, 6, 7, 8], [4, 5, 6, 7, 8], []]
+    assert out["units"] == [[1.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0, 3.0], []]
+    assert out["price"] == [[None, None, 2.5, None], [None, None, None, None, 1.0], []]
+    assert out["stockout"] == [[True, False, False, False], [False] * 5, []]
+    assert dense_lists(table.drop_columns(["first_day"]), 8, 5) == table.drop_columns(["first_day"])  # no-op
+
+
 def test_series_arrays_round_trip_window_and_empty_series(spark):
     """One row per series, days ascending inside the window; unpacked back to the long frame exactly."""
     import pyarrow as pa

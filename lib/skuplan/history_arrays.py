@@ -20,6 +20,52 @@ def _flat(table: pa.Table, name: str) -> pa.Array:
     return table.column(name).combine_chunks().flatten()
 
 
+# What a day without a row in the daily aggregate means: no sale, no promo, price unknown, not stocked out.
+_ABSENT_DAY = {"units": 0.0, "promo": 0.0, "price": np.nan, "stockout": False}
+
+
+def dense_lists(table: pa.Table, cutoff_day: int, window_days: int) -> pa.Table:
+    """The table with its day lists made gap-free: every day from max(first_day, cutoff - window + 1) to the
+    cutoff, absent days filled as _ABSENT_DAY. Unchanged when it has no first_day column (already dense).
+
+    Spark ships only the days that have a row (series.series_arrays); filling here costs a few numpy
+    scatters per bucket, where a calendar join in Spark shuffled one row per series-day.
+    """
+    if "first_day" not in table.column_names or table.num_rows == 0:
+        return table
+    first = table.column("first_day").to_numpy(zero_copy_only=False)
+    first = np.where(pd.isna(first), cutoff_day + 1, first).astype(np.int64)  # no day up to the cutoff: empty
+    start = np.maximum(first, cutoff_day - window_days + 1)
+    length = np.maximum(cutoff_day - start + 1, 0)
+    offsets = np.r_[0, np.cumsum(length)].astype(np.int32)
+    total = int(offsets[-1])
+    sparse_len = table.column("day").combine_chunks().value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+    row = np.repeat(np.arange(table.num_rows), sparse_len.astype(np.int64))
+    days = _flat(table, "day").to_numpy(zero_copy_only=False).astype(np.int64)
+    at = days - start[row]
+    keep = (at >= 0) & (days <= cutoff_day)
+    pos = offsets[:-1][row[keep]] + at[keep]
+    dense_days = np.repeat(start - offsets[:-1], length) + np.arange(total)
+    columns = {"day": dense_days}
+    for name, fill in _ABSENT_DAY.items():
+        if name not in table.column_names:
+            continue
+        values = _flat(table, name)
+        if name == "stockout":
+            values = values.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        else:
+            values = values.to_numpy(zero_copy_only=False).astype(float)
+        out = np.full(total, fill, dtype=values.dtype)
+        out[pos] = values[keep]
+        columns[name] = out
+    for name, values in columns.items():
+        field = table.schema.field(name)
+        flat = pa.array(values, from_pandas=True).cast(field.type.value_type)  # NaN price -> null
+        lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), flat).cast(field.type)  # Spark's names
+        table = table.set_column(table.schema.get_field_index(name), field, lists)
+    return table
+
+
 def history_from_arrow(table: pa.Table, cutoff_day: int) -> pd.DataFrame:
     """One row per series with list columns -> one row per series-day (item_id, region_id, date, units, ...).
 

@@ -26,7 +26,7 @@ from skuplan.forecast.spark import forecast_stage
 from skuplan.progress import stage_progress
 from skuplan.quality import outlier_flags, validate_table
 from skuplan.schemas import RUNS
-from skuplan.series import aggregate_channels, fill_calendar, series_arrays, series_stats
+from skuplan.series import aggregate_channels, series_arrays, series_stats
 
 log = logging.getLogger("skuplan")
 
@@ -68,6 +68,7 @@ class _Run:
         self.records: list[StageRecord] = []
         self.table_rows: dict[str, int] = {}
         self.n_series = 0
+        self.series_days = 0
         self.accepted_rows: dict[str, int] = {}
         self._persisted: list[DataFrame] = []
         self._checkpoints: list[DataFrame] = []
@@ -118,11 +119,13 @@ def _validate(run: _Run, rec: StageRecord) -> dict[str, DataFrame]:
         raw = io.read_input(run.spark, run.cfg, table)
         if raw is None:
             continue
+        n_in = raw.count()
+        if table == "sales":  # before validating: the sales are hash-partitioned into this many parts there
+            _scale_shuffle_partitions(run, n_in)
         known = accepted["items"] if table in ("sales", "inventory", "dc_stock") else None
         result = validate_table(raw, table, run.run_date, run.cfg.quality, known_items_df=known)
         run._persisted.extend(result.cached)
         marked, good = result.marked, result.accepted
-        n_in = raw.count()
         by_outcome = dict(marked.groupBy(F.col("reason_code").isNull().alias("ok")).count().collect())
         n_ok, n_bad = by_outcome.get(True, 0), by_outcome.get(False, 0)
         if n_in != n_ok + n_bad:
@@ -131,8 +134,6 @@ def _validate(run: _Run, rec: StageRecord) -> dict[str, DataFrame]:
         if ratio > run.cfg.quality.max_quarantine_ratio:
             too_dirty.append(f"input {table}: {n_bad} of {n_in} rows ({ratio:.1%}) quarantined")
         rec.detail += f"{table}: {n_in} in = {n_ok} accepted + {n_bad} quarantined; "
-        if table == "sales":
-            _scale_shuffle_partitions(run, n_in)
         rows_in, rows_ok = rows_in + n_in, rows_ok + n_ok
         run.accepted_rows[table] = n_ok
         # Sales go on to prepare's persisted daily aggregate; the small inputs are used by every later stage.
@@ -186,43 +187,46 @@ def _timed(run: _Run, stage: str, fn, *args):
 
 
 def _prepare(run: _Run, rec: StageRecord, inputs: dict[str, DataFrame]):
-    daily = aggregate_channels(inputs["sales"])
-    filled = run.keep(fill_calendar(daily, run.cutoff))
-    stats = run.checkpoint(series_stats(filled, run.cutoff))
-    # One row per series with list columns, for the stages that hand histories to Python (see history_arrays).
-    # The category lets the engine give a cold-start series its category x region profile.
-    with_category = filled.join(F.broadcast(inputs["items"].select("item_id", "category")), "item_id", how="left")
-    arrays = run.checkpoint(series_arrays(with_category, run.cutoff, run.cfg.forecast.max_history_days))
+    # Sales arrive hash-partitioned by item x region (see quality.validate_table): the daily aggregate, the
+    # statistics and the lists below group by supersets of those keys, so none of them shuffles again.
+    daily = run.keep(aggregate_channels(inputs["sales"]))
+    stats = run.checkpoint(series_stats(daily, run.cutoff))
+    # One row per series with list columns, for the stages that hand histories to Python (see history_arrays);
+    # days without sales are filled there. The category lets the engine give a cold-start series its
+    # category x region profile.
+    arrays = series_arrays(daily, run.cutoff, run.cfg.forecast.max_history_days)
+    arrays = run.checkpoint(arrays.join(F.broadcast(inputs["items"].select("item_id", "category")), "item_id", "left"))
     # Extreme days, flagged (never dropped) on the daily aggregate: a spike is judged per item x region x day.
-    run.write(rec, "data_flags", outlier_flags(filled, run.cfg.quality.outlier_factor))
+    run.write(rec, "data_flags", outlier_flags(daily, run.cfg.quality.outlier_factor))
     rec.rows_in = run.accepted_rows["sales"]  # counted in validate: another pass over 65M rows at 100k series
-    rec.rows_out = filled.count()
-    run.n_series = arrays.count()
+    totals = stats.agg(F.count("*").alias("series"), F.sum("n_obs").alias("days")).first()
+    run.n_series, run.series_days = totals["series"], totals["days"] or 0
+    rec.rows_out = run.series_days  # series-days from each first sale to the cutoff, gaps counted as zero sales
     rec.detail = f"{run.n_series} series"
-    return filled, stats, arrays
+    return daily, stats, arrays
 
 
-def _forecast(run: _Run, rec: StageRecord, filled: DataFrame, arrays: DataFrame, events: DataFrame | None):
+def _forecast(run: _Run, rec: StageRecord, daily: DataFrame, arrays: DataFrame, events: DataFrame | None):
     outs = forecast_stage(
-        filled, run.cfg.forecast, run.cutoff, events, run.cfg.spark.series_per_bucket,
+        daily, run.cfg.forecast, run.cutoff, events, run.cfg.spark.series_per_bucket,
         series_df=arrays, n_series=run.n_series, cached=run._persisted,
     )
     with stage_progress(run.spark, "forecast", run.n_series):
         written = {name: run.write(rec, name, df) for name, df in
                    zip(("forecasts", "forecast_status", "forecast_metrics"), outs, strict=True)}
     status = written["forecast_status"]
-    rec.rows_in = filled.count()
+    rec.rows_in = run.series_days
     rec.rows_out = run.table_rows["forecasts"]
     counts = {r["status"]: r["count"] for r in status.groupBy("status").count().collect()}
     rec.detail = f"series by status: {dict(sorted(counts.items()))}"
     return written
 
 
-def _policy(run: _Run, rec: StageRecord, inputs, stats, filled, arrays, fc):
+def _policy(run: _Run, rec: StageRecord, inputs, stats, daily, arrays, fc):
     from skuplan.inventory.spark import policy_stage
 
     outs = policy_stage(
-        forecasts_df=fc["forecasts"], status_df=fc["forecast_status"], stats_df=stats, history_df=filled,
+        forecasts_df=fc["forecasts"], status_df=fc["forecast_status"], stats_df=stats, history_df=daily,
         items_df=inputs["items"], inventory_df=inputs["inventory"], cfg=run.cfg.inventory,
         forecast_cfg=run.cfg.forecast, run_date=run.run_date, arrays_df=arrays, cached=run._persisted,
     )
@@ -271,9 +275,9 @@ def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date) -> RunSumm
     run = _Run(spark, cfg, run_date)
     try:
         inputs = _timed(run, "validate", _validate)
-        filled, stats, arrays = _timed(run, "prepare", _prepare, inputs)
-        fc = _timed(run, "forecast", _forecast, filled, arrays, inputs.get("events"))
-        policy = _timed(run, "policy", _policy, inputs, stats, filled, arrays, fc)
+        daily, stats, arrays = _timed(run, "prepare", _prepare, inputs)
+        fc = _timed(run, "forecast", _forecast, daily, arrays, inputs.get("events"))
+        policy = _timed(run, "policy", _policy, inputs, stats, daily, arrays, fc)
         _timed(run, "allocate", _allocate, inputs, fc, policy)
     except BaseException:
         # Record how far the run got, but never let a manifest problem hide the original error.

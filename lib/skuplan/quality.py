@@ -16,6 +16,7 @@ from pyspark.sql import types as T
 
 from skuplan.config import QualityConfig
 from skuplan.schemas import INPUT_COLUMNS, KEYS, NAN_MEANS_NULL, QUARANTINE
+from skuplan.series import SERIES_KEYS
 
 EARLIEST_DATE = dt.date(1990, 1, 1)
 # Above this many repeated keys the duplicate check joins them back with a shuffle instead of a broadcast.
@@ -131,7 +132,14 @@ def validate_table(
     raw_payload = F.to_json(F.struct(*[F.col(f"_raw_{n}").alias(n) for n in names]), {"ignoreNullFields": "false"})
     base = df.select(
         *names, "reason_code", "reason", F.when(F.col("reason_code").isNotNull(), raw_payload).alias("_payload")
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    if set(SERIES_KEYS) <= set(KEYS[table]):
+        # Hash-partitioned by series (a fixed number of parts, so adaptive execution keeps the partitioning):
+        # the duplicate check below and prepare's daily aggregate, statistics and lists all group by supersets
+        # of item x region, so this is the only shuffle of the sales rows.
+        parts = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+        base = base.repartition(parts, *SERIES_KEYS)
+    base = base.persist(StorageLevel.MEMORY_AND_DISK)
     marked, repeated = _with_duplicate_reasons(base, table, names)
     return split_marked(marked, table, run_date, cached=(base, repeated))
 

@@ -1,4 +1,7 @@
-"""Prepare: channels aggregated to item x region x day, calendar gaps filled with zeros, series statistics."""
+"""Prepare: channels aggregated to item x region x day, series statistics, one row of lists per series.
+
+fill_calendar (the gap-filled long frame) is kept for the benches and for callers that want it; the pipeline
+fills gaps on the Python side instead (history_arrays.dense_lists)."""
 
 from __future__ import annotations
 
@@ -48,39 +51,49 @@ def fill_calendar(daily_df: DataFrame, cutoff: dt.date) -> DataFrame:
     )
 
 
-def series_stats(filled_df: DataFrame, cutoff: dt.date, window_days: int = 365) -> DataFrame:
+def series_stats(daily_df: DataFrame, cutoff: dt.date, window_days: int = 365) -> DataFrame:
     """Per series: history length, recent mean/std of daily demand, ADI and CV² of non-zero demand.
 
     ADI = days per non-zero demand; CV² = squared coefficient of variation of the non-zero sizes
     (Syntetos-Boylan classification inputs). Computed over the last `window_days` days.
+
+    Every day from a series' first row to the cutoff counts, with zero units where the daily aggregate has no
+    row: the day counts come from the first date, and absent days add nothing to the sums. So the input may
+    be gap-filled (fill_calendar) or not, with the same result, and prepare never builds the filled frame.
     """
-    start = F.date_sub(F.lit(cutoff).cast("date"), window_days - 1)
-    recent = filled_df.where(F.col("date") >= start)
-    nz = F.when(F.col("units") > 0, F.col("units"))
-    stats = recent.groupBy(*SERIES_KEYS).agg(
-        F.count("*").alias("window_days"),
-        F.avg("units").alias("mean_daily"),
-        F.coalesce(F.stddev_samp("units"), F.lit(0.0)).alias("std_daily"),
+    cut = F.lit(cutoff).cast("date")
+    start = F.date_sub(cut, window_days - 1)
+    rows = daily_df.where(F.col("date") <= cut)
+    inside = F.col("date") >= start
+    units = F.when(inside, F.col("units"))
+    nz = F.when(inside & (F.col("units") > 0), F.col("units"))
+    per_series = rows.groupBy(*SERIES_KEYS).agg(
+        F.min("date").alias("first_date"),
+        F.sum(units).alias("window_units"),
+        F.sum(units * units).alias("window_squares"),
         F.count(nz).alias("nonzero_days"),
         F.avg(nz).alias("nz_mean"),
         F.coalesce(F.stddev_pop(nz), F.lit(0.0)).alias("nz_std"),
-        F.sum("units").alias("window_units"),
         F.max(F.when(F.col("units") > 0, F.col("date"))).alias("last_sale_date"),
     )
-    life = filled_df.groupBy(*SERIES_KEYS).agg(F.count("*").alias("n_obs"), F.min("date").alias("first_date"))
-    out = stats.join(life, on=SERIES_KEYS, how="inner")
-    return out.select(
+    n_obs = F.datediff(cut, F.col("first_date")) + 1
+    n = F.least(n_obs, F.lit(window_days)).cast("double")  # days inside the window, zeros included
+    total, squares = F.coalesce(F.col("window_units"), F.lit(0.0)), F.coalesce(F.col("window_squares"), F.lit(0.0))
+    mean = total / n
+    # Sample variance from the sums; clamped at 0 against rounding when every day is equal.
+    variance = F.greatest((squares - total * total / n) / (n - 1), F.lit(0.0))
+    return per_series.select(
         "item_id",
         "region_id",
-        F.col("n_obs").cast("long"),
+        n_obs.cast("long").alias("n_obs"),
         "first_date",
         "last_sale_date",
-        F.col("mean_daily").cast("double"),
-        F.col("std_daily").cast("double"),
-        (F.col("window_days") / F.greatest(F.col("nonzero_days"), F.lit(1))).cast("double").alias("adi"),
+        mean.cast("double").alias("mean_daily"),
+        F.when(n > 1, F.sqrt(variance)).otherwise(0.0).cast("double").alias("std_daily"),
+        (n / F.greatest(F.col("nonzero_days"), F.lit(1))).cast("double").alias("adi"),
         F.when(F.col("nz_mean") > 0, (F.col("nz_std") / F.col("nz_mean")) ** 2).otherwise(0.0).alias("cv2"),
         # Annualised so that ABC and EOQ use a yearly demand even for young series.
-        (F.col("window_units") * 365.0 / F.col("window_days")).alias("annual_units"),
+        (total * 365.0 / n).alias("annual_units"),
     )
 
 
@@ -91,9 +104,12 @@ def with_bucket(df: DataFrame, n_buckets: int) -> DataFrame:
 
 
 def series_arrays(daily_df: DataFrame, cutoff: dt.date, max_history_days: int) -> DataFrame:
-    """One row per series: item_id, region_id (+ category when daily_df has it) and list columns `day`
-    (days since 1970-01-01, ascending), units, promo (+ price, stockout) over the last max_history_days days
-    up to the cutoff (history_arrays.history_from_arrow unpacks them in Python).
+    """One row per series: item_id, region_id (+ category when daily_df has it), first_day (of the whole
+    history) and list columns `day` (days since 1970-01-01, ascending), units, promo (+ price, stockout) over
+    the last max_history_days days up to the cutoff (history_arrays.history_from_arrow unpacks them in Python).
+
+    daily_df need not be gap-filled: history_arrays.dense_lists fills the missing days (zero units) on the
+    Python side from first_day, far cheaper than a calendar join in Spark (one row per series-day shuffled).
 
     The window bounds the rows a forecast bucket holds however long one series' history is. A series with
     no day inside it keeps its row, with empty lists, so it is reported rather than lost.
@@ -108,7 +124,9 @@ def series_arrays(daily_df: DataFrame, cutoff: dt.date, max_history_days: int) -
     # field, the day, so the lists are canonical whatever order the shuffle delivered.
     obs = F.sort_array(F.collect_list(F.when(inside, F.struct(day.alias("day"), *[F.col(c) for c in cols]))))
     extra = [F.first("category", ignorenulls=True).alias("category")] if "category" in daily_df.columns else []
-    per_series = daily_df.groupBy(*SERIES_KEYS).agg(obs.alias("obs"), *extra)
+    first = F.min(F.when(day <= cutoff_day, day)).alias("first_day")
+    per_series = daily_df.groupBy(*SERIES_KEYS).agg(obs.alias("obs"), first, *extra)
     return per_series.select(
-        *SERIES_KEYS, *(["category"] if extra else []), *[F.col(f"obs.{c}").alias(c) for c in ("day", *cols)]
+        *SERIES_KEYS, *(["category"] if extra else []), "first_day",
+        *[F.col(f"obs.{c}").alias(c) for c in ("day", *cols)],
     )

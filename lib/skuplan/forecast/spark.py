@@ -30,7 +30,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from skuplan.faults import maybe_fail_once
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import forecast_batch, output_columns
-from skuplan.history_arrays import history_from_arrow
+from skuplan.history_arrays import dense_lists, history_from_arrow
 from skuplan.schemas import struct_from_columns
 from skuplan.series import SERIES_KEYS, series_arrays, with_bucket
 
@@ -72,7 +72,7 @@ def _batch_function(cfg: ForecastConfig, cutoff: dt.date, events: pd.DataFrame |
 
     def run(table: pa.Table) -> pa.Table:
         maybe_fail_once("forecast", table.column("bucket")[0].as_py() if table.num_rows else "empty")
-        history = history_from_arrow(table, cutoff_day)
+        history = history_from_arrow(dense_lists(table, cutoff_day, cfg.max_history_days), cutoff_day)
         result = forecast_batch(history, cfg, cutoff_ts, events=events)
         parts = []
         for kind, frame in zip(KINDS, result, strict=True):

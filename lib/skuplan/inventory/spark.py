@@ -21,7 +21,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import quantile_column
-from skuplan.history_arrays import lists_to_long, units_matrix
+from skuplan.history_arrays import dense_lists, lists_to_long, units_matrix
 from skuplan.inventory.alerts import ALERT_COLUMNS, alerts
 from skuplan.inventory.config import InventoryConfig
 from skuplan.inventory.kpis import KPI_COLUMNS, kpis
@@ -136,15 +136,23 @@ def units_tail(arrays_df: DataFrame, cutoff: dt.date, days: int) -> DataFrame:
     cut = _epoch_day(cutoff)
     k = F.size(F.filter("day", lambda d: d > cut - days))
     start = F.greatest(F.size("day") - k + 1, F.lit(1))
-    return arrays_df.select(*SERIES_KEYS, F.slice("day", start, k).alias("day"), F.slice("units", start, k).alias("units"))
+    return arrays_df.select(*_series_columns(arrays_df), F.slice("day", start, k).alias("day"),
+                            F.slice("units", start, k).alias("units"))
 
 
-def _features(tail_df: DataFrame, cfg: InventoryConfig, n_buckets: int) -> DataFrame:
+def _series_columns(arrays_df: DataFrame) -> list[str]:
+    """The keys, and first_day when the lists may have gaps (history_arrays.dense_lists needs it)."""
+    return [*SERIES_KEYS, *(["first_day"] if "first_day" in arrays_df.columns else [])]
+
+
+def _features(tail_df: DataFrame, cfg: InventoryConfig, n_buckets: int, cutoff: dt.date) -> DataFrame:
     cols = ["item_id", "region_id", *FEATURES, "xyz_cv"]
     schema = schema_of(cols)
+    cutoff_day, window = _epoch_day(cutoff), cfg.bootstrap_window_days
 
     def run(table: pa.Table) -> pa.Table:
-        return _to_arrow(segment_features(_days_frame(table), bucket_days=cfg.xyz_bucket_days), schema)
+        days = _days_frame(dense_lists(table, cutoff_day, window))
+        return _to_arrow(segment_features(days, bucket_days=cfg.xyz_bucket_days), schema)
 
     return with_bucket(tail_df, n_buckets).groupBy("bucket").applyInArrow(run, schema=schema)
 
@@ -198,7 +206,7 @@ def _plan(stats_df: DataFrame, tail_df: DataFrame, forecasts_df: DataFrame, cfg:
         stats = stats_t.drop_columns(["bucket", "fc_day", "fc_yhat"]).to_pandas()
         future = lists_to_long(stats_t, SERIES_KEYS, ["fc_day", "fc_yhat"]).rename(columns={"fc_yhat": "yhat"})
         future["date"] = future.pop("fc_day").to_numpy(dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
-        history = units_matrix(hist_t, stats[SERIES_KEYS], cutoff_day, window)
+        history = units_matrix(dense_lists(hist_t, cutoff_day, window), stats[SERIES_KEYS], cutoff_day, window)
         return _to_arrow(plan_policy(stats, cfg, history_array=history, forecast=future), schema)
 
     return (
@@ -250,8 +258,9 @@ REPLAY_COLUMNS = [
 
 
 def policy_backtest(arrays_df: DataFrame, stats_df: DataFrame, items_df: DataFrame, cfg: InventoryConfig,
-                    n_buckets: int) -> DataFrame:
-    """Replay of held-out demand per series (see replay.replay_holdout), for series with enough history."""
+                    n_buckets: int, cutoff: dt.date, window_days: int) -> DataFrame:
+    """Replay of held-out demand per series (see replay.replay_holdout), for series with enough history.
+    window_days: the days the arrays hold (forecast.max_history_days), filled up where they have gaps."""
     schema = schema_of(REPLAY_COLUMNS)
     need = cfg.replay.holdout_days + cfg.replay.fit_window_days
     eligible = stats_df.where(F.col("n_obs") > need).select(*SERIES_KEYS)
@@ -259,15 +268,17 @@ def policy_backtest(arrays_df: DataFrame, stats_df: DataFrame, items_df: DataFra
     # Fresh column ids (toDF aliases every column): history and stats share one lineage, which the
     # analyzer would otherwise reject as an ambiguous self-join in the cogroup below.
     series_items = series_items.toDF(*series_items.columns)
-    history = arrays_df.select(*SERIES_KEYS, "day", "units")
+    history = arrays_df.select(*_series_columns(arrays_df), "day", "units")
     history = history.toDF(*history.columns)
+    cutoff_day = _epoch_day(cutoff)
 
     def run(items_t: pa.Table, days_t: pa.Table) -> pa.Table:
         items = items_t.to_pandas()
         if items.empty or days_t.num_rows == 0:
             return _to_arrow(pd.DataFrame(), schema)
         # Filtered here, not by a join in Spark: both cogroup sides would then share one lineage.
-        days = _days_frame(days_t).merge(items[SERIES_KEYS], on=SERIES_KEYS, how="inner")
+        days = _days_frame(dense_lists(days_t, cutoff_day, window_days)).merge(items[SERIES_KEYS], on=SERIES_KEYS,
+                                                                                how="inner")
         master = items.drop(columns=["bucket", "region_id"]).drop_duplicates("item_id")
         return _to_arrow(replay_holdout(days, master, cfg).metrics, schema)
 
@@ -307,7 +318,7 @@ def policy_stage(
                                   forecast_cfg.max_history_days)
     recent = units_tail(arrays_df, cutoff, cfg.bootstrap_window_days)
     summary = forecast_summary(forecasts_df, forecast_cfg)
-    seg = segments(_features(recent, cfg, n_buckets), summary, items_df, cfg)
+    seg = segments(_features(recent, cfg, n_buckets, cutoff), summary, items_df, cfg)
     series = policy_inputs(summary, status_df, stats_df, seg, items_df)
     policy = _plan(series, recent, forecasts_df, cfg, n_buckets, cutoff)
     policy = policy.join(seg.select(*SERIES_KEYS, "abc", "xyz", "cluster", "cluster_label"), SERIES_KEYS, how="left")
@@ -323,5 +334,6 @@ def policy_stage(
         cached.extend([policy, stacked])
     outputs = {"inventory_policy": policy, **per_series_outputs, "segments": seg}
     if cfg.replay.enabled:
-        outputs["policy_backtest"] = policy_backtest(arrays_df, stats_df, items_df, cfg, n_buckets)
+        outputs["policy_backtest"] = policy_backtest(arrays_df, stats_df, items_df, cfg, n_buckets, cutoff,
+                                                     forecast_cfg.max_history_days)
     return outputs
