@@ -92,7 +92,9 @@ else
   export PYSPARK_PYTHON="$venv/bin/python"
 fi
 
-exec "$venv/bin/spark-submit" --master "$master" "${delta[@]}" "${python_conf[@]}" \
+# The driver JVM starts before any config is read, so its heap is set here (the local-mode default of
+# `skuplan run` is 4g as well; the 1g spark-submit default runs out on a 100k-series history).
+exec "$venv/bin/spark-submit" --master "$master" --driver-memory "${DRIVER_MEMORY:-4g}" "${delta[@]}" "${python_conf[@]}" \
   --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
   --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
   jobs/plan.py --conf "$conf_dir" --run-date "$run_date"

@@ -119,11 +119,11 @@ def _validate(run: _Run, rec: StageRecord) -> dict[str, DataFrame]:
         raw = io.read_input(run.spark, run.cfg, table)
         if raw is None:
             continue
+        start = time.perf_counter()
         n_in = raw.count()
-        if table == "sales":  # before validating: the sales are hash-partitioned into this many parts there
-            _scale_shuffle_partitions(run, n_in)
+        parts = _scale_shuffle_partitions(run, n_in) if table == "sales" else None
         known = accepted["items"] if table in ("sales", "inventory", "dc_stock") else None
-        result = validate_table(raw, table, run.run_date, run.cfg.quality, known_items_df=known)
+        result = validate_table(raw, table, run.run_date, run.cfg.quality, known_items_df=known, partitions=parts)
         run._persisted.extend(result.cached)
         marked, good = result.marked, result.accepted
         by_outcome = dict(marked.groupBy(F.col("reason_code").isNull().alias("ok")).count().collect())
@@ -134,6 +134,7 @@ def _validate(run: _Run, rec: StageRecord) -> dict[str, DataFrame]:
         if ratio > run.cfg.quality.max_quarantine_ratio:
             too_dirty.append(f"input {table}: {n_bad} of {n_in} rows ({ratio:.1%}) quarantined")
         rec.detail += f"{table}: {n_in} in = {n_ok} accepted + {n_bad} quarantined; "
+        log.info("  checked %-17s %10d rows in %6.1fs", table, n_in, time.perf_counter() - start)
         rows_in, rows_ok = rows_in + n_in, rows_ok + n_ok
         run.accepted_rows[table] = n_ok
         # Sales go on to prepare's persisted daily aggregate; the small inputs are used by every later stage.
@@ -152,20 +153,23 @@ def _validate(run: _Run, rec: StageRecord) -> dict[str, DataFrame]:
     return accepted
 
 
-def _scale_shuffle_partitions(run: _Run, sales_rows: int) -> None:
-    """Raise spark.sql.shuffle.partitions with the sales rows (see SparkConfig.rows_per_shuffle_partition).
+def _scale_shuffle_partitions(run: _Run, sales_rows: int) -> int:
+    """Raise spark.sql.shuffle.partitions with the sales rows (see SparkConfig.rows_per_shuffle_partition) and
+    return the parts the sales rows are hash-partitioned into: one per rows_per_shuffle_partition rows, at
+    least one per core (a fixed count that adaptive execution would not shrink, so not 200 for a tiny run).
 
-    Results do not depend on it (canonical ordering; tested with 2 and 16 partitions); AQE still coalesces
+    Results do not depend on either (canonical ordering; tested with 2 and 16 partitions); AQE still coalesces
     small post-shuffle partitions, so small runs keep few tasks.
     """
     per = run.cfg.spark.rows_per_shuffle_partition
-    if per is None:
-        return
     current = int(run.spark.conf.get("spark.sql.shuffle.partitions"))
+    if per is None:
+        return current
     wanted = math.ceil(sales_rows / per)
     if wanted > current:
         run.spark.conf.set("spark.sql.shuffle.partitions", str(wanted))
         log.info("shuffle partitions %d -> %d for %d sales rows", current, wanted, sales_rows)
+    return max(wanted, run.spark.sparkContext.defaultParallelism)
 
 
 def _timed(run: _Run, stage: str, fn, *args):

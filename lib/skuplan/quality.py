@@ -111,8 +111,12 @@ def validate_table(
     run_date: dt.date,
     cfg: QualityConfig,
     known_items_df: DataFrame | None = None,
+    partitions: int | None = None,
 ) -> Validated:
-    """Split one input into typed accepted rows and quarantine rows (schema QUARANTINE)."""
+    """Split one input into typed accepted rows and quarantine rows (schema QUARANTINE).
+
+    partitions: hash-partition the rows by item x region into this many parts (tables keyed by series only),
+    for a caller whose later steps group by series (see the pipeline's prepare stage)."""
     names = [name for name, _, _ in INPUT_COLUMNS[table]]
     df = raw_df.select(*[F.col(n).alias(f"_raw_{n}") for n in names])
     df = df.select("*", *_typed_from_raw(raw_df, table, cfg))
@@ -133,12 +137,11 @@ def validate_table(
     base = df.select(
         *names, "reason_code", "reason", F.when(F.col("reason_code").isNotNull(), raw_payload).alias("_payload")
     )
-    if set(SERIES_KEYS) <= set(KEYS[table]):
-        # Hash-partitioned by series (a fixed number of parts, so adaptive execution keeps the partitioning):
-        # the duplicate check below and prepare's daily aggregate, statistics and lists all group by supersets
-        # of item x region, so this is the only shuffle of the sales rows.
-        parts = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions"))
-        base = base.repartition(parts, *SERIES_KEYS)
+    if partitions and set(SERIES_KEYS) <= set(KEYS[table]):
+        # A fixed number of parts, so adaptive execution keeps the partitioning: the duplicate check below and
+        # prepare's daily aggregate, statistics and lists all group by supersets of item x region, so this is
+        # the only shuffle of the sales rows.
+        base = base.repartition(partitions, *SERIES_KEYS)
     base = base.persist(StorageLevel.MEMORY_AND_DISK)
     marked, repeated = _with_duplicate_reasons(base, table, names)
     return split_marked(marked, table, run_date, cached=(base, repeated))

@@ -46,6 +46,18 @@ def delta_jars(jars_dir: str | None) -> list[str]:
     return [os.path.abspath(j) for j in jars]
 
 
+def _submitted_local_defaults(cfg: SparkConfig) -> dict[str, str]:
+    """spark-submit --master local[N]: the same local defaults as `skuplan run` (without them Delta rebuilt
+    table state with 50 partitions and shuffles used 200, which made a tiny run several times slower). The
+    driver heap is spark-submit's own --driver-memory. A cluster master keeps the cluster's settings."""
+    from pyspark import SparkConf
+
+    if not SparkConf().get("spark.master", "").startswith("local"):
+        return {}
+    defaults = {k: v for k, v in LOCAL_DEFAULTS.items() if k != "spark.driver.memory"}
+    return {**defaults, "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions)}
+
+
 def build_session(cfg: SparkConfig, extra_conf: dict[str, str] | None = None) -> SparkSession:
     """Reuse the active session (spark-submit, Databricks) or start a local one with Delta."""
     active = SparkSession.getActiveSession()
@@ -55,7 +67,7 @@ def build_session(cfg: SparkConfig, extra_conf: dict[str, str] | None = None) ->
         # Launched by spark-submit or on Databricks: master and cluster settings come from there;
         # only Delta (if its JARs are not already provided) and the app's own settings are added.
         builder = SparkSession.builder.appName(cfg.app_name)
-        for key, value in {**DELTA_CONF, **cfg.conf, **(extra_conf or {})}.items():
+        for key, value in {**_submitted_local_defaults(cfg), **DELTA_CONF, **cfg.conf, **(extra_conf or {})}.items():
             builder = builder.config(key, value)
         return builder.getOrCreate()
     if cfg.master.startswith("local"):
