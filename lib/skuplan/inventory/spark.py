@@ -119,9 +119,10 @@ def _to_arrow(frame: pd.DataFrame, schema: T.StructType) -> pa.Table:
     return pa.Table.from_pandas(_conform(frame, schema), schema=to_arrow_schema(schema), preserve_index=False)
 
 
-def _days_frame(table: pa.Table) -> pd.DataFrame:
-    """item_id, region_id, date, units (one row per series-day) from a table of day/units lists."""
-    long = lists_to_long(table, SERIES_KEYS, ["day", "units"])
+def _days_frame(table: pa.Table, cutoff_day: int, window_days: int) -> pd.DataFrame:
+    """item_id, region_id, date, units (one row per series-day, gap-free over the window up to the cutoff)
+    from a table of day/units lists."""
+    long = lists_to_long(dense_lists(table, cutoff_day, window_days), SERIES_KEYS, ["day", "units"])
     long["date"] = long.pop("day").to_numpy(dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
     long["units"] = long["units"].astype(float)
     return long[[*SERIES_KEYS, "date", "units"]]
@@ -151,7 +152,7 @@ def _features(tail_df: DataFrame, cfg: InventoryConfig, n_buckets: int, cutoff: 
     cutoff_day, window = _epoch_day(cutoff), cfg.bootstrap_window_days
 
     def run(table: pa.Table) -> pa.Table:
-        days = _days_frame(dense_lists(table, cutoff_day, window))
+        days = _days_frame(table, cutoff_day, window)
         return _to_arrow(segment_features(days, bucket_days=cfg.xyz_bucket_days), schema)
 
     return with_bucket(tail_df, n_buckets).groupBy("bucket").applyInArrow(run, schema=schema)
@@ -277,8 +278,7 @@ def policy_backtest(arrays_df: DataFrame, stats_df: DataFrame, items_df: DataFra
         if items.empty or days_t.num_rows == 0:
             return _to_arrow(pd.DataFrame(), schema)
         # Filtered here, not by a join in Spark: both cogroup sides would then share one lineage.
-        days = _days_frame(dense_lists(days_t, cutoff_day, window_days)).merge(items[SERIES_KEYS], on=SERIES_KEYS,
-                                                                                how="inner")
+        days = _days_frame(days_t, cutoff_day, window_days).merge(items[SERIES_KEYS], on=SERIES_KEYS, how="inner")
         master = items.drop(columns=["bucket", "region_id"]).drop_duplicates("item_id")
         return _to_arrow(replay_holdout(days, master, cfg).metrics, schema)
 
