@@ -10,7 +10,7 @@ Data:
   * UCI Online Retail: Daqing Chen, Sai Liang Sain, Kun Guo (2012), UCI ML Repository dataset 352, CC BY 4.0.
     StockCode x Country x day, top 200 series by training volume (bench/forecast_bench.uci_series), the last
     28 days withheld.
-  * Generator (lib/skuplan/sample.py, seeded): items x 4 regions x 730 days, channels aggregated and the
+  * Generator (lib/skuplan/sample/, seeded): items x 4 regions x 730 days, channels aggregated and the
     calendar gap-filled as the pipeline does (series.aggregate_channels / fill_calendar, here in pandas), the
     item's category joined (the cold-start profile uses it), the last 28 days withheld.
   * Cold start: the generator's new items (first sale in the last 200 days) seen at several earlier cut-offs,

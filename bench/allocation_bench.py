@@ -22,7 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skuplan.allocation import AllocationConfig, allocation_violations, solve_allocation
+# The invariant checker the tests run on every allocation (tests/allocation_helpers.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from allocation_helpers import allocation_violations  # noqa: E402
+from skuplan.allocation import AllocationConfig, solve_allocation  # noqa: E402
 
 HORIZON = 14
 
@@ -218,8 +221,8 @@ def main() -> None:
     p.add_argument("--integer", action="store_true", help="also time integer=True")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--cores", type=int, default=2, help="Spark local[N] cores")
-    # Two partitions per core measured best (8 on 2 cores: 1,938 items/s per core; 4: 2,983): each task
-    # pays a fixed Python/Arrow cost, and larger partitions batch more items into each LP call.
+    # Two partitions per core: each task pays a fixed Python/Arrow cost, and larger partitions batch more
+    # items into each LP call (docs/decisions.md).
     p.add_argument("--partitions", type=int, default=None, help="allocation partitions (default 2 x cores)")
     p.add_argument("--repeat", type=int, default=3, help="skuplan runs per contender (best is reported)")
     args = p.parse_args()

@@ -5,7 +5,7 @@
     .venv/bin/python bench/forecast_bench.py --conf spark.sql.execution.arrow.maxRecordsPerBatch=1000000
 
 One run, one local[2] session (skuplan.spark.build_session), everything through the production glue
-skuplan.forecast.spark.forecast_stage:
+skuplan.stages.forecast.run (the forecast stage's entry point):
   (a) default model "auto" (and "regression") on all series, buckets of --series-per-bucket;
   (b) Prophet, one series per group, on a seeded random subset, extrapolated per series;
   (c) the same default on plain pandas: forecast_batch over the same buckets, one after the other on one core.
@@ -18,8 +18,8 @@ Accuracy: the last 28 days of history are withheld (cutoff = last day - 28); for
 real data: UCI Online Retail (Chen, Sain & Guo 2012, UCI Machine Learning Repository dataset 352, CC BY 4.0),
 StockCode x Country x day.
 
-Data: lib/skuplan/sample.py (negative-binomial demand, intermittent / new / discontinued items, promos, price
-steps, 618 / double 11, brand days), prepared by the pipeline's own aggregate_channels + fill_calendar.
+Data: lib/skuplan/sample/ (negative-binomial demand, intermittent / new / discontinued items, promos, price
+steps, 618 / double 11, brand days), prepared by the pipeline's own aggregate_channels and series_arrays.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,7 @@ import pyarrow.parquet as pq
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import forecast_batch
 from skuplan.sample import SampleSpec, generate_sample
+from skuplan.series.batch import SeriesBatch
 
 REPO = Path(__file__).resolve().parents[1]
 END = dt.date(2025, 6, 30)
@@ -50,7 +52,7 @@ DAYS = 730  # two years of daily history
 HOLDOUT = 28
 CORES = 2  # local[2]
 KEYS = ["item_id", "region_id"]
-SAMPLE_CODE = ("sample.py", "sample_demand.py", "sample_sales.py")
+SAMPLE_CODE = REPO / "lib" / "skuplan" / "sample"  # the generator package: its code is part of the cache key
 UCI_PATH = "/work/shared/data/uci_online_retail/online_retail.parquet"
 # Credit required by the data's license (CC BY 4.0); printed with every UCI result.
 UCI_CREDIT = (
@@ -150,13 +152,18 @@ class SparkRun:
 
 
 def spark_forecast(spark, make_input, cfg, cutoff, events_df, spb, run: SparkRun, cold: bool) -> None:
-    """One timed forecast_stage call, materialized by a count on the persisted wide output."""
-    from skuplan.forecast.spark import forecast_stage
+    """One timed call of the forecast stage's entry point, materialized by a count on the persisted wide output."""
+    from skuplan.config import Config, SparkConfig
+    from skuplan.run_context import RunContext
+    from skuplan.stages import forecast
 
     # Persisted and counted: the stage starts from cached history and arrays, as in the pipeline.
     df, arrays, n_series, t_arrays = make_input()
     before, t = cpu_snapshot(), time.perf_counter()
-    outs = forecast_stage(df, cfg, cutoff, events_df, spb, series_df=arrays, n_series=n_series)
+    ctx = RunContext(spark, Config(forecast=cfg, spark=SparkConfig(series_per_bucket=spb)), cutoff + dt.timedelta(days=1))
+    ctx.n_series = n_series
+    out = forecast.run(ctx, {"series_arrays": arrays, **({"staged_events": events_df} if events_df is not None else {})})
+    outs = SimpleNamespace(forecasts=out["forecasts"], status=out["forecast_status"], metrics=out["forecast_metrics"])
     n_fc = outs.forecasts.count()  # builds the whole persisted wide frame: every bucket's UDF runs here
     wall = time.perf_counter() - t
     cpu = cpu_delta(before, cpu_snapshot())
@@ -198,7 +205,7 @@ def cached_sample(n_series: int, seed: int, out: Path) -> Path:
     root = out / f"sample_{n_items}x4_s{seed}"
     marker = root / "spec.json"
     code = hashlib.sha1(
-        b"".join((REPO / "lib" / "skuplan" / f).read_bytes() for f in SAMPLE_CODE)
+        b"".join(p.read_bytes() for p in sorted(SAMPLE_CODE.glob("*.py")))
     ).hexdigest()
     key = json.dumps({**{k: str(v) for k, v in spec.__dict__.items()}, "code": code}, sort_keys=True)
     if not marker.exists() or marker.read_text() != key:
@@ -212,7 +219,7 @@ def synthetic(spark, out: Path, n_series: int, spb: int, seed: int):
     from pyspark.sql import functions as F
 
     from skuplan.schemas import OPTIONAL_DEFAULTS
-    from skuplan.series import aggregate_channels, fill_calendar, with_bucket
+    from skuplan.series.spark import aggregate_channels, with_bucket
 
     n_items = max(1, n_series // 4)
     root = cached_sample(n_series, seed, out)
@@ -222,10 +229,10 @@ def synthetic(spark, out: Path, n_series: int, spb: int, seed: int):
         if table == "sales" and col not in sales.columns:
             sales = sales.withColumn(col, F.lit(default))
     daily = aggregate_channels(sales).persist()
-    train = fill_calendar(daily.where(F.col("date") <= F.lit(cutoff)), cutoff)
+    train = daily.where(F.col("date") <= F.lit(cutoff))
     n_train = train.select(*KEYS).distinct().count()
-    n_buckets = max(1, math.ceil(n_train / spb))  # exactly as forecast_stage computes it
-    # Rewritten on every run: it depends on the prepare code (aggregate_channels, fill_calendar) as well.
+    n_buckets = max(1, math.ceil(n_train / spb))  # exactly as the forecast stage computes it
+    # Rewritten on every run: it depends on the prepare code (aggregate_channels) as well.
     train_path = out / f"train_{n_items}x4_s{seed}"
     with_bucket(train, n_buckets).write.mode("overwrite").partitionBy("bucket").parquet(str(train_path))
     actual = daily.where(F.col("date") > F.lit(cutoff)).select(*KEYS, "date", "units").toPandas()
@@ -240,12 +247,12 @@ def synthetic(spark, out: Path, n_series: int, spb: int, seed: int):
 
 
 def cached_input(spark, train_path: Path, shuffle_partitions: int, cutoff, keys: pd.DataFrame | None = None):
-    """The training history as the pipeline's prepare stage hands it over: the gap-filled long frame, cached and
-    hash-spread like fill_calendar's join output, and the one-row-per-series arrays built from it, cached
-    (series.series_arrays). Returns (long, arrays, n_series, seconds to build the arrays)."""
+    """The training history as the pipeline's prepare stage hands it over: the daily rows, cached and
+    hash-spread by series, and the one-row-per-series arrays built from them, cached (series.series_arrays).
+    Returns (daily rows, arrays, n_series, seconds to build the arrays)."""
     from pyspark.sql import functions as F
 
-    from skuplan.series import series_arrays
+    from skuplan.series.spark import series_arrays
 
     def make():
         df = spark.read.parquet(str(train_path)).drop("bucket")
@@ -336,7 +343,7 @@ def score(
 
 # ---------------------------------------------------------------------------------------------- plain pandas
 def pandas_bucket(train_path: Path, b: int) -> pd.DataFrame | None:
-    """Bucket b exactly as forecast_stage builds it (same hash, same count), typed as the UDF hands it over."""
+    """Bucket b exactly as the forecast stage builds it (same hash, same count), typed as the UDF hands it over."""
     part = train_path / f"bucket={b}"
     if not part.exists():
         return None
@@ -352,7 +359,8 @@ def pandas_forecast(train_path: Path, n_buckets: int, cfg, cutoff, events, repea
     first = pandas_bucket(
         train_path, next(b for b in range(n_buckets) if (train_path / f"bucket={b}").exists())
     )
-    forecast_batch(first.head(5000), cfg, cutoff, events=events)  # first-call imports, untimed
+    warm = SeriesBatch.from_long(first.head(5000), cutoff, cfg.max_history_days)
+    forecast_batch(warm, cfg, events=events)  # first-call imports, untimed
     best, frames, sizes = (math.inf, math.inf), [], []
     for r in range(repeat):
         cpu = wall = 0.0
@@ -361,7 +369,8 @@ def pandas_forecast(train_path: Path, n_buckets: int, cfg, cutoff, events, repea
             if h is None:
                 continue
             c0, w0 = time.process_time(), time.perf_counter()
-            res = forecast_batch(h, cfg, cutoff, events=events)
+            # The pivot to gap-free blocks is timed with the engine: the Spark path pays it in the UDF too.
+            res = forecast_batch(SeriesBatch.from_long(h, cutoff, cfg.max_history_days), cfg, events=events)
             cpu, wall = cpu + time.process_time() - c0, wall + time.perf_counter() - w0
             if r == 0:
                 frames.append(res.forecasts)
@@ -497,7 +506,7 @@ def main() -> None:
         uci_df = to_spark(spark, hist)
 
         def uci_input():
-            from skuplan.series import series_arrays
+            from skuplan.series.spark import series_arrays
 
             df = uci_df.persist()
             df.count()

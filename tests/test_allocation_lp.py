@@ -7,13 +7,8 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from skuplan.allocation import (
-    OUTPUT_COLUMNS,
-    AllocationConfig,
-    allocation_summary,
-    allocation_violations,
-    solve_allocation,
-)
+from allocation_helpers import allocation_violations
+from skuplan.allocation import OUTPUT_COLUMNS, AllocationConfig, allocation_summary, solve_allocation
 
 
 def req_df(rows, **extra) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""forecast_stage (the Spark glue) on tiny batches: it must add nothing to what forecast_batch computes.
+"""The forecast stage (the Spark glue) on tiny batches: it must add nothing to what forecast_batch computes.
 
 The engine is tested on pandas in test_forecast_engine.py; here the same histories go through Spark
 (Arrow, shuffle by bucket, applyInPandas, the stacked wide output) and must come back equal.
@@ -13,8 +13,10 @@ import pytest
 from forecast_helpers import CUTOFF, noisy_batch, series_frame
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import forecast_batch, output_columns
-from skuplan.forecast.spark import forecast_stage
 from skuplan.schemas import DAILY_SERIES, OPTIONAL_DEFAULTS
+from skuplan.series.batch import SeriesBatch
+from skuplan.series.spark import series_arrays
+from stage_helpers import run_forecast
 
 SORT = {"forecasts": ["item_id", "region_id", "date"], "status": ["item_id", "region_id"]}
 SORT["metrics"] = ["item_id", "region_id", "model", "fold"]
@@ -62,10 +64,22 @@ def _events_df(spark, events: pd.DataFrame):
     return spark.createDataFrame(rows, "date date, event_name string, region_id string, uplift_hint double")
 
 
+def _stage(spark, hist, cfg, events_df=None, series_per_bucket=1000):
+    """The forecast stage on the history as prepare hands it over: one row of day lists per series."""
+    arrays = series_arrays(_to_spark(spark, hist), CUTOFF.date(), cfg.max_history_days)
+    n_series = hist.groupby(["item_id", "region_id"]).ngroups
+    return run_forecast(spark, arrays, cfg, CUTOFF.date(), n_series, events_df, series_per_bucket)
+
+
+def _batch(hist, cfg, events=None):
+    """forecast_batch on the same history, as a test or notebook calls it."""
+    return forecast_batch(SeriesBatch.from_long(hist, CUTOFF, cfg.max_history_days), cfg, events=events)
+
+
 def _run(spark, hist, cfg, events=None, series_per_bucket=1000):
     spark.catalog.clearCache()  # an identical earlier plan must not be served from its persisted output
     events_df = None if events is None else _events_df(spark, events)
-    outs = forecast_stage(_to_spark(spark, hist), cfg, CUTOFF.date(), events_df, series_per_bucket)
+    outs = _stage(spark, hist, cfg, events_df, series_per_bucket)
     return {kind: _canonical(kind, df.toPandas(), cfg) for kind, df in zip(SORT, outs, strict=True)}
 
 
@@ -97,7 +111,7 @@ def test_stage_equals_forecast_batch_on_the_same_history(spark):
     assert f["date"].min() == CUTOFF + pd.Timedelta(days=1)
     assert f["date"].max() == CUTOFF + pd.Timedelta(days=cfg.horizon_days)
     # 12 series < series_per_bucket: one bucket, i.e. exactly the batch forecast_batch sees here.
-    _assert_same(got, forecast_batch(hist, cfg, CUTOFF, events=events))
+    _assert_same(got, _batch(hist, cfg, events=events))
 
 
 def test_poison_series_fall_back_and_leave_neighbours_unchanged(spark):
@@ -170,25 +184,13 @@ def test_prophet_runs_one_series_per_group(spark):
     assert got["status"]["status"].tolist() == ["ok", "ok"], got["status"]["message"].tolist()
     assert len(got["forecasts"]) == 2 * 7 and got["metrics"].empty  # slow models: no backtest by default
     # Each group holds one series: its output is forecast_batch on that series alone.
-    want = [forecast_batch(g, cfg, CUTOFF) for _, g in hist.groupby("item_id")]
+    want = [_batch(g, cfg) for _, g in hist.groupby("item_id")]
     merged = [pd.concat(frames, ignore_index=True) for frames in zip(*want, strict=True)]
     _assert_same(got, merged, rtol=1e-6)
 
 
-def test_series_count_for_bucket_sizing(spark):
-    from skuplan.forecast.spark import _count_series
-
-    filled = _history(4)  # gap-filled up to the cutoff, like fill_calendar's output
-    assert _count_series(_to_spark(spark, filled), CUTOFF.date()) == 4
-    # One series stops 10 days early: not gap-filled to the cutoff, so the rows give it away -> exact count.
-    ragged = filled[~((filled["item_id"] == "item00") & (filled["date"] > CUTOFF - pd.Timedelta(days=10)))]
-    assert _count_series(_to_spark(spark, ragged), CUTOFF.date()) == 4
-
-
 def test_stage_dates_are_spark_dates(spark):
-    got = forecast_stage(
-        _to_spark(spark, _history(2)), ForecastConfig(horizon_days=3), CUTOFF.date()
-    ).forecasts
+    got = _stage(spark, _history(2), ForecastConfig(horizon_days=3))[0]
     assert dict(got.dtypes)["date"] == "date"
     assert sorted({r.date for r in got.select("date").distinct().collect()}) == [
         CUTOFF.date() + dt.timedelta(days=k) for k in (1, 2, 3)

@@ -89,7 +89,7 @@ def test_nightly_policy_stage_takes_sigma_from_the_status_profile(spark):
     from pyspark.sql import functions as F
 
     from skuplan.inventory.spark import policy_stage
-    from skuplan.series import series_stats
+    from skuplan.series.spark import series_stats
 
     hist = pd.concat(
         [noisy_batch(n=12, days=200, seed=5), series_frame("cold", np.full(10, 4.0), region="r9")],

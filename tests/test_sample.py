@@ -11,8 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from skuplan.sample import TABLES, SampleSpec, generate_sample
-from skuplan.sample_sales import SALES_SCHEMA, UNKNOWN_ITEM_ID
+from skuplan.sample import SALES_SCHEMA, TABLES, UNKNOWN_ITEM_ID, SampleSpec, generate_sample
 
 TINY = SampleSpec(n_items=6, n_regions=2, n_dcs=2, seed=11)
 KEY = ["item_id", "region_id", "date", "channel"]

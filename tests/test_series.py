@@ -1,4 +1,4 @@
-"""Prepare stage: channel aggregation, zero-filled calendar, series statistics (hand-computed)."""
+"""Prepare stage: channel aggregation, series statistics and the one-row-per-series lists (hand-computed)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from chispa import assert_df_equality
 
 from skuplan.schemas import DAILY_SERIES
-from skuplan.series import aggregate_channels, fill_calendar, series_stats
+from skuplan.series.spark import aggregate_channels, series_stats
 
 D = dt.date
 
@@ -29,19 +29,6 @@ def test_channels_sum_and_price_is_units_weighted(spark):
     # price = (3*10 + 1*14) / 4 = 11
     expected = spark.createDataFrame([("A", "R1", D(2024, 1, 1), 4.0, 1.0, 11.0, False)], DAILY_SERIES)
     assert_df_equality(got, expected, ignore_nullable=True)
-
-
-def test_calendar_filled_from_first_sale_to_cutoff(spark):
-    daily = spark.createDataFrame(
-        [("A", "R1", D(2024, 1, 2), 5.0, 0.0, 2.0, False), ("A", "R1", D(2024, 1, 4), 1.0, 1.0, 2.0, True)], DAILY_SERIES
-    )
-    got = fill_calendar(daily, D(2024, 1, 5)).orderBy("date").collect()
-    assert [(r.date, r.units, r.promo, r.stockout) for r in got] == [
-        (D(2024, 1, 2), 5.0, 0.0, False),
-        (D(2024, 1, 3), 0.0, 0.0, False),
-        (D(2024, 1, 4), 1.0, 1.0, True),
-        (D(2024, 1, 5), 0.0, 0.0, False),
-    ]
 
 
 def test_series_stats_by_hand(spark):
@@ -75,39 +62,19 @@ def test_series_stats_count_absent_days_as_zero_sales(spark):
     assert (recent.mean_daily, recent.std_daily, recent.adi, recent.cv2) == pytest.approx((2.0, 4.0, 4.0, 0.0))
     assert recent.n_obs == 8 and recent.annual_units == pytest.approx(8 * 365 / 4)
     # and the gap-filled frame gives the same numbers
-    filled = series_stats(fill_calendar(daily, D(2024, 1, 8)), D(2024, 1, 8)).first()
+    zeros = [("A", "R1", D(2024, 1, 1) + dt.timedelta(days=i), 0.0, 0.0, None, False) for i in (2, 3, 5, 6, 7)]
+    filled = series_stats(spark.createDataFrame(rows + zeros, DAILY_SERIES), D(2024, 1, 8)).first()
     for name, value in stats.asDict().items():
         assert filled[name] == (pytest.approx(value) if isinstance(value, float) else value), name
 
 
-def test_dense_lists_fill_absent_days_from_first_day_or_window_start():
-    """history_arrays.dense_lists: the Python-side calendar fill of the one-row-per-series lists."""
-    import pyarrow as pa
-
-    from skuplan.history_arrays import dense_lists
-
-    ints, floats, bools = pa.list_(pa.int32()), pa.list_(pa.float64()), pa.list_(pa.bool_())
-    table = pa.table({
-        "item_id": ["A", "B", "C"], "region_id": ["R", "R", "R"],
-        "first_day": pa.array([5, 1, None], pa.int32()),  # C: no day up to the cutoff
-        "day": pa.array([[5, 7], [8], []], ints), "units": pa.array([[1.0, 2.0], [3.0], []], floats),
-        "price": pa.array([[None, 2.5], [1.0], []], floats), "stockout": pa.array([[True, None], [False], []], bools),
-    })  # fmt: skip
-    out = dense_lists(table, cutoff_day=8, window_days=5).to_pydict()
-    # A starts at its first day (5); B started before the 5-day window (4..8), so it starts at the window
-    assert out["day"] == [[5, 6, 7, 8], [4, 5, 6, 7, 8], []]
-    assert out["units"] == [[1.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0, 3.0], []]
-    assert out["price"] == [[None, None, 2.5, None], [None, None, None, None, 1.0], []]
-    assert out["stockout"] == [[True, False, False, False], [False] * 5, []]
-    assert dense_lists(table.drop_columns(["first_day"]), 8, 5) == table.drop_columns(["first_day"])  # no-op
-
-
 def test_series_arrays_round_trip_window_and_empty_series(spark):
-    """One row per series, days ascending inside the window; unpacked back to the long frame exactly."""
+    """One row per series, days ascending inside the window; unpacked into the gap-free blocks exactly."""
+    import numpy as np
     import pyarrow as pa
 
-    from skuplan.history_arrays import history_from_arrow
-    from skuplan.series import series_arrays
+    from skuplan.series.batch import SeriesBatch
+    from skuplan.series.spark import series_arrays
 
     cutoff = D(2024, 1, 10)
     daily = spark.createDataFrame(
@@ -126,12 +93,14 @@ def test_series_arrays_round_trip_window_and_empty_series(spark):
     assert rows["B"].day == []
 
     table = pa.Table.from_pylist([r.asDict() for r in sorted(rows.values(), key=lambda r: r.item_id)])
-    long = history_from_arrow(table, (cutoff - epoch).days)
-    assert long["item_id"].tolist() == ["A", "A", "B"]
-    assert [d.date() for d in long["date"]] == [D(2024, 1, 7), D(2024, 1, 9), cutoff]
-    # B keeps one placeholder row, units NaN, so the engine reports it ("no finite units") instead of losing it
-    assert long["units"].iloc[:2].tolist() == [5.0, 2.0] and long["units"].isna().tolist() == [False, False, True]
-    assert long["stockout"].tolist() == [True, False, False]
+    batch = SeriesBatch.from_arrow(table, (cutoff - epoch).days, 5)
+    assert batch.keys["item_id"].tolist() == ["A", "B"]
+    assert batch.day0 == (D(2024, 1, 6) - epoch).days and batch.n_days == 5  # the 5-day window, 6th to 10th
+    # A: first day before the window -> starts with it; 7th and 9th sold, the other days zero
+    # B keeps one placeholder day, the cutoff, units NaN, so the engine reports it instead of losing it
+    np.testing.assert_array_equal(batch.units, [[0, np.nan], [5, np.nan], [0, np.nan], [2, np.nan], [0, np.nan]])
+    assert batch.start.tolist() == [0, 4]
+    assert batch.values["stockout"][:, 0].tolist() == [False, True, False, False, False]
 
 
 def test_one_item_with_100x_rows_is_bounded_per_bucket(spark):
@@ -140,8 +109,8 @@ def test_one_item_with_100x_rows_is_bounded_per_bucket(spark):
     import pandas as pd
 
     from skuplan.forecast.config import ForecastConfig
-    from skuplan.forecast.spark import forecast_stage
-    from skuplan.series import series_arrays
+    from skuplan.series.spark import series_arrays
+    from stage_helpers import run_forecast
 
     cutoff = D(2024, 12, 31)
     short = pd.date_range(end=cutoff, periods=3 * 365, freq="D")
@@ -159,12 +128,11 @@ def test_one_item_with_100x_rows_is_bounded_per_bucket(spark):
     sales = sales.unionByName(big)
     assert sales.where("item_id = 'BIG'").count() == 100 * sales.where("item_id = 'S0'").count()
     cfg = ForecastConfig(horizon_days=7, max_history_days=730)
-    filled = fill_calendar(aggregate_channels(sales), cutoff)
-    arrays = series_arrays(filled, cutoff, cfg.max_history_days)
+    arrays = series_arrays(aggregate_channels(sales), cutoff, cfg.max_history_days)
     lengths = {r.item_id: r.n for r in arrays.selectExpr("item_id", "size(day) as n").collect()}
     assert lengths == {"S0": 730, "S1": 730, "S2": 730, "BIG": 730}
-    outs = forecast_stage(filled, cfg, cutoff, series_per_bucket=2)
-    status = {r.item_id: r.status for r in outs.status.collect()}
+    forecasts, status_df, _ = run_forecast(spark, arrays, cfg, cutoff, n_series=4, series_per_bucket=2)
+    status = {r.item_id: r.status for r in status_df.collect()}
     assert status == {"S0": "ok", "S1": "ok", "S2": "ok", "BIG": "ok"}
-    big_fc = [r.yhat for r in outs.forecasts.where("item_id = 'BIG'").collect()]
+    big_fc = [r.yhat for r in forecasts.where("item_id = 'BIG'").collect()]
     assert len(big_fc) == 7 and all(abs(y - 10.0) < 0.5 for y in big_fc)  # 10 channels x 1 unit a day

@@ -50,13 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES[name],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    run = add("run", "Run the nightly job for one run date: validate, prepare, forecast, plan, allocate, write Delta.")
+    run = add("run", "Run the nightly job for one run date: every stage, each writing its Delta tables.")
     demo = add("demo", "Generate the embedded sample, then run the whole job on it with conf/ (local mode).")
     for p in (run, demo):
         p.add_argument("--conf", default="conf", help="config folder holding base/ and local/ (default: conf)")
         p.add_argument("--conf-file", action="append", default=[], help="extra YAML merged last (repeatable)")
         p.add_argument("--run-date", type=_date, required=p is run, default=dt.date(2026, 1, 1),
                        help="planning date YYYY-MM-DD; history ends the day before")
+    run.add_argument("--from-stage", metavar="STAGE",
+                     help="resume: reuse what the earlier stages committed for this run date (same config) and "
+                          "run from STAGE on (e.g. forecast); `--dry-run` lists the stages")
     run.add_argument("--dry-run", action="store_true",
                      help="check config and that every input is readable with the required columns; run nothing")
     demo.add_argument("--sample-dir", default="sample_data", help="where the sample is written (default: sample_data)")
@@ -88,17 +91,15 @@ def _generate(out: str, items: int, regions: int, dcs: int = 2, seed: int = 7, f
     return generate_sample(out, spec)
 
 
-def _run(args: argparse.Namespace, overrides: dict | None = None) -> int:
+def _session(args: argparse.Namespace, overrides: dict | None = None):
     from skuplan.config import load_config
-    from skuplan.pipeline import run_pipeline
     from skuplan.spark import build_session
 
     cfg = load_config(args.conf, args.conf_file, overrides=overrides)
-    spark = build_session(cfg.spark)
-    if getattr(args, "dry_run", False):
-        return _dry_run(spark, cfg, args.run_date)
-    started = time.perf_counter()
-    summary = run_pipeline(spark, cfg, args.run_date)
+    return cfg, build_session(cfg.spark)
+
+
+def _print_summary(summary, started: float) -> None:
     print(f"\nskuplan run {summary.run_id} for run_date {summary.run_date} finished in "
           f"{time.perf_counter() - started:.1f}s")
     for rec in summary.stages:
@@ -106,7 +107,6 @@ def _run(args: argparse.Namespace, overrides: dict | None = None) -> int:
     print(f"Delta tables under {Path(summary.output_root).resolve()} (partition run_date={summary.run_date}):")
     for name, rows in sorted(summary.table_rows.items()):
         print(f"  {name:<18} {rows:>9} rows")
-    return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -123,14 +123,14 @@ def _report(args: argparse.Namespace) -> int:
 def _dry_run(spark, cfg, run_date: dt.date) -> int:
     from skuplan.config import INPUT_TABLES
     from skuplan.io import read_input
-    from skuplan.pipeline import STAGES
+    from skuplan.pipeline import STAGE_NAMES
 
     print(f"config ok (hash {cfg.fingerprint()}); run_date {run_date}, history up to {run_date - dt.timedelta(days=1)}")
     for table in INPUT_TABLES:
         df = read_input(spark, cfg, table)  # raises InputError naming file, column and fix
         where = cfg.inputs.location(table)
         print(f"  input {table:<9} {'absent (optional)' if df is None else 'ok'}: {where}")
-    print(f"would run stages {' -> '.join(STAGES)}; forecast model {cfg.forecast.model}, "
+    print(f"would run stages {' -> '.join(STAGE_NAMES)}; forecast model {cfg.forecast.model}, "
           f"horizon {cfg.forecast.horizon_days} days; Delta output under {cfg.outputs.root}")
     return EXIT_OK
 
@@ -163,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skuplan: error: {spark_missing_message(args.command, missing)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         from skuplan.io import InputError
-        from skuplan.pipeline import RunFailed
+        from skuplan.pipeline import RunFailed, UnknownStage
 
-        bad_input, failed = (ConfigError, InputError), (RunFailed,)
+        bad_input, failed = (ConfigError, InputError, UnknownStage), (RunFailed,)
 
     try:
         if args.command == "generate-sample":
@@ -174,10 +174,19 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "report":
             return _report(args)
+        overrides = None
         if args.command == "demo":
             _generate(args.sample_dir, args.items, args.regions)
-            return _run(args, overrides={"inputs": {"root": args.sample_dir}})
-        return _run(args)
+            overrides = {"inputs": {"root": args.sample_dir}}
+        cfg, spark = _session(args, overrides)
+        if getattr(args, "dry_run", False):
+            return _dry_run(spark, cfg, args.run_date)
+        from skuplan.pipeline import run_pipeline
+
+        started = time.perf_counter()
+        summary = run_pipeline(spark, cfg, args.run_date, from_stage=getattr(args, "from_stage", None))
+        _print_summary(summary, started)
+        return EXIT_OK
     except bad_input as exc:
         print(f"skuplan: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

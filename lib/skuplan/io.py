@@ -106,8 +106,10 @@ def table_path(cfg: Config, name: str) -> str:
     return path if "://" in path else os.path.abspath(path)
 
 
-def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, comment: str = "") -> tuple[int, int]:
+def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, comment: str = "",
+                    exact: bool = False) -> tuple[int, int]:
     """Atomically replace the run_date partition of table `name`; returns (Delta version, rows written).
+    Doubles are rounded to CANONICAL_DECIMALS unless `exact` (tables a later stage computes from).
 
     replaceWhere makes a rerun of the same run_date replace its rows (no duplicates) in one commit,
     leaving other run_dates untouched. Rows are hash-partitioned by key so few files are written.
@@ -115,7 +117,7 @@ def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, co
     path = table_path(cfg, name)
     _create_if_absent(df, path, name, partitioned=True)
     keys = [c for c in ("item_id", "region_id") if c in df.columns] or df.columns[:1]
-    out = canonical_precision(df).withColumn("run_date", F.lit(run_date).cast("date")).repartition(
+    out = (df if exact else canonical_precision(df)).withColumn("run_date", F.lit(run_date).cast("date")).repartition(
         cfg.outputs.max_files_per_partition, *keys
     )
     writer = (
@@ -169,8 +171,12 @@ def last_commit(spark: SparkSession, path: str) -> tuple[int, int]:
     return int(row["version"]), int((row["operationMetrics"] or {}).get("numOutputRows", 0))
 
 
-def read_table(spark: SparkSession, cfg: Config, name: str, run_date: dt.date | None = None) -> DataFrame:
-    df = spark.read.format("delta").load(table_path(cfg, name))
+def read_table(spark: SparkSession, cfg: Config, name: str, run_date: dt.date | None = None,
+               version: int | None = None) -> DataFrame:
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    df = reader.load(table_path(cfg, name))
     if run_date is not None:
         df = df.where(F.col("run_date") == F.lit(run_date).cast("date"))
     return df

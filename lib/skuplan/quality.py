@@ -16,7 +16,7 @@ from pyspark.sql import types as T
 
 from skuplan.config import QualityConfig
 from skuplan.schemas import INPUT_COLUMNS, KEYS, NAN_MEANS_NULL, QUARANTINE
-from skuplan.series import SERIES_KEYS
+from skuplan.series.spark import SERIES_KEYS
 
 EARLIEST_DATE = dt.date(1990, 1, 1)
 # Above this many repeated keys the duplicate check joins them back with a shuffle instead of a broadcast.

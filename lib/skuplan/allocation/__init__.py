@@ -2,13 +2,12 @@
 
 from skuplan.allocation.config import AllocationConfig
 from skuplan.allocation.lp import OUTPUT_COLUMNS, solve_allocation
-from skuplan.allocation.summary import SUMMARY_COLUMNS, allocation_summary, allocation_violations
+from skuplan.allocation.summary import SUMMARY_COLUMNS, allocation_summary
 
 __all__ = [
     "OUTPUT_COLUMNS",
     "SUMMARY_COLUMNS",
     "AllocationConfig",
     "allocation_summary",
-    "allocation_violations",
     "solve_allocation",
 ]

@@ -153,117 +153,164 @@ def _ub_rows(member: np.ndarray, key: np.ndarray, rhs_of_key, ub: np.ndarray, bl
 
 
 def build_model(enc: Encoded, cfg: AllocationConfig) -> LPModel:
-    ratio = cfg.min_fill_ratio or 0.0
     q_true = enc.r_qty
     if cfg.integer:
-        # Integral units can never use the fraction of a requirement, stock or capacity: floor them all (the
-        # fractions become shortage). With integral right-hand sides and bounds the LP is totally unimodular
-        # (supply, per-item lane and dc rows are laminar, each variable has one demand row), so its vertex is
-        # integral. Partition-scope lane rows break that; a fractional LP block then goes to milp (lp.py).
-        enc = replace(
-            enc,
-            r_qty=_floor(enc.r_qty),
-            s_avail=_floor(enc.s_avail),
-            l_cap=_floor(enc.l_cap),
-            dc_cap=None if enc.dc_cap is None else _floor(enc.dc_cap),
-        )
-    n_dc, n_lanes = len(enc.dcs), len(enc.l_dc)
-    parts = [_direct(enc)] + ([_routes(enc, cfg)] if cfg.rebalancing else [])
-    ship = {f: np.concatenate([p[f] for p in parts]) for f in parts[0]}
-    ship_kind = np.concatenate(
-        [np.full(len(p["k"]), DIRECT if i == 0 else ROUTE) for i, p in enumerate(parts)]
-    )
-
+        enc = _floored(enc)
+    ship = _shipping(enc, cfg)
     has_var = np.bincount(ship["k"], minlength=len(enc.r_qty)) > 0
     lp_rows, no_lane_rows = np.flatnonzero(has_var), np.flatnonzero(~has_var)
-    row_of_k = np.cumsum(has_var) - 1
-    q, pen, rg = enc.r_qty[lp_rows], enc.r_pen[lp_rows], enc.r_region[lp_rows]
+    v = _variables(enc, cfg, ship, lp_rows, np.cumsum(has_var) - 1, q_true[lp_rows])
+    row_blk, dc_coupled = _row_blocks(enc, cfg, lp_rows, enc.l_cap[ship["lane"]])
 
-    lane_cap = enc.l_cap[ship["lane"]]
-    dc = enc.l_dc[ship["lane"]]
-    # Tie-break: a pseudo-random but fixed cost in [tie_break, 2 tie_break) per (dc, region, via) and per region
-    # (hashed ids, so it depends neither on row order nor on which other items share the solver call). Any
-    # additive scheme such as "lane rank" leaves cycles d1r1 - d1r2 + d2r2 - d2r1 cost-neutral; generic
-    # values make the optimum unique, hence the same whatever the batch composition.
-    rg_h, dc_h = _id_hash(enc.regions), _id_hash(enc.dcs)
-    via_h = np.where(ship["via"] >= 0, rg_h[np.maximum(ship["via"], 0)], np.uint64(0))
-    tie = cfg.tie_break * (1 + _unit(dc_h[dc], rg_h[enc.r_region[ship["k"]]], via_h))
-    ship_ub = np.fmin(np.minimum(enc.s_avail[ship["spos"]], enc.r_qty[ship["k"]]), lane_cap)
-
-    # Fill floor in units: ratio * requirement (rounded up to whole units in integer mode).
-    floor_units = q_true[lp_rows] * ratio
-    if cfg.integer:
-        floor_units = np.minimum(np.ceil(floor_units - 1e-9), q)
-    big = 2.0 * (pen.max(initial=0) + np.abs(enc.l_cost).max(initial=0) + cfg.transfer_cost) + 1.0
-    s_tie = cfg.tie_break * (1 + _unit(rg_h[rg]))
-    kinds = [ship_kind, np.full(len(lp_rows), SHORT)] + ([np.full(len(lp_rows), FLOOR)] if ratio > 0 else [])
-    row = np.concatenate(
-        [row_of_k[ship["k"]], np.arange(len(lp_rows))] + ([np.arange(len(lp_rows))] if ratio > 0 else [])
-    )
-    c = np.concatenate(
-        [ship["cost"] - cfg.holding_cost + tie, pen + s_tie] + ([pen + big + s_tie] if ratio > 0 else [])
-    )
-    ub = np.concatenate([ship_ub, q - floor_units] + ([floor_units] if ratio > 0 else []))
-    cost = np.concatenate([ship["cost"], pen] + ([pen] if ratio > 0 else []))
-    n_s = len(row) - len(ship_kind)
-    v_dc = np.concatenate([dc, np.full(n_s, -1)])
-    v_via = np.concatenate([ship["via"], np.full(n_s, -1)])
-    v_lane = np.concatenate([ship["lane"], np.full(n_s, -1)])
-    v_spos = np.concatenate([ship["spos"], np.full(n_s, -1)])
-    kind = np.concatenate(kinds)
-
-    # Blocks: a partition when a partition-level capacity couples its items, else an item.
-    lp_part, lp_item = enc.r_part[lp_rows], enc.r_item[lp_rows]
-    dc_coupled = enc.dc_cap is not None and bool(np.isfinite(enc.dc_cap).any())
-    lane_coupled = cfg.lane_capacity_scope == "partition" and bool(np.isfinite(lane_cap).any())
-    grp = lp_part if (dc_coupled or lane_coupled) else lp_item
-    row_blk = np.cumsum(np.concatenate([[True], grp[1:] != grp[:-1]])[: len(grp)]) - 1
-
-    order = np.argsort(row, kind="stable")  # demand rows are block-sorted, so blocks become contiguous
-    row, c, ub, cost, v_dc, v_via, v_lane, v_spos, kind = (
-        a[order] for a in (row, c, ub, cost, v_dc, v_via, v_lane, v_spos, kind)
-    )
+    order = np.argsort(v["row"], kind="stable")  # demand rows are block-sorted, so blocks become contiguous
+    v = {name: a[order] for name, a in v.items()}
+    row = v["row"]
     v_blk = row_blk[row] if len(row) else row
     n_var = len(row)
     a_eq = sp.csr_array((np.ones(n_var), (row, np.arange(n_var))), shape=(len(lp_rows), n_var))
-
-    ship_v = np.flatnonzero(kind <= ROUTE)
-    groups = [_ub_rows(ship_v, v_spos[ship_v], lambda u: enc.s_avail[u], ub, v_blk)]
-    fin = ship_v[np.isfinite(enc.l_cap[v_lane[ship_v]])]
-    if cfg.lane_capacity_scope == "partition":
-        key = enc.r_part[lp_rows][row[fin]] * n_lanes + v_lane[fin]
-        groups.append(_ub_rows(fin, key, lambda u: enc.l_cap[u % n_lanes], ub, v_blk))
-    elif cfg.rebalancing:  # per-item lanes shared by direct and transfer routes; else the bound suffices
-        key = enc.r_item[lp_rows][row[fin]] * n_lanes + v_lane[fin]
-        groups.append(_ub_rows(fin, key, lambda u: enc.l_cap[u % n_lanes], ub, v_blk))
-    if dc_coupled:
-        vp = enc.r_part[lp_rows][row[ship_v]]
-        capped = np.isfinite(enc.dc_cap[vp, v_dc[ship_v]])
-        key = vp[capped] * n_dc + v_dc[ship_v][capped]
-        groups.append(_ub_rows(ship_v[capped], key, lambda u: enc.dc_cap[u // n_dc, u % n_dc], ub, v_blk))
-    a_ub, b_ub, ub_blk = _stack_rows(groups, n_var)
+    a_ub, b_ub, ub_blk = _stack_rows(_capacity_rows(enc, cfg, lp_rows, v, v_blk, dc_coupled), n_var)
 
     n_blk = int(row_blk.max()) + 1 if len(row_blk) else 0
     edges = np.arange(n_blk + 1)
     return LPModel(
-        lp_rows,
-        no_lane_rows,
-        c,
-        ub,
-        (kind <= ROUTE) & cfg.integer,
-        kind,
-        row,
-        v_dc,
-        v_via,
-        cost,
-        a_eq,
-        q,
-        a_ub,
-        b_ub,
-        np.searchsorted(v_blk, edges),
-        np.searchsorted(row_blk, edges),
-        np.searchsorted(ub_blk, edges),
+        lp_rows=lp_rows,
+        no_lane_rows=no_lane_rows,
+        c=v["c"],
+        ub=v["ub"],
+        integral=(v["kind"] <= ROUTE) & cfg.integer,
+        kind=v["kind"],
+        v_row=row,
+        v_dc=v["dc"],
+        v_via=v["via"],
+        v_cost=v["cost"],
+        a_eq=a_eq,
+        b_eq=enc.r_qty[lp_rows],
+        a_ub=a_ub,
+        b_ub=b_ub,
+        blk_var=np.searchsorted(v_blk, edges),
+        blk_eq=np.searchsorted(row_blk, edges),
+        blk_ub=np.searchsorted(ub_blk, edges),
     )
+
+
+def _floored(enc: Encoded) -> Encoded:
+    """Integral units can never use the fraction of a requirement, stock or capacity: floor them all (the
+    fractions become shortage). With integral right-hand sides and bounds the LP is totally unimodular
+    (supply, per-item lane and dc rows are laminar, each variable has one demand row), so its vertex is
+    integral. Partition-scope lane rows break that; a fractional LP block then goes to milp (lp.py)."""
+    return replace(
+        enc,
+        r_qty=_floor(enc.r_qty),
+        s_avail=_floor(enc.s_avail),
+        l_cap=_floor(enc.l_cap),
+        dc_cap=None if enc.dc_cap is None else _floor(enc.dc_cap),
+    )
+
+
+def _shipping(enc: Encoded, cfg: AllocationConfig) -> dict[str, np.ndarray]:
+    """Shipping candidates (direct lanes, then transfer routes with rebalancing) with their kind."""
+    parts = [_direct(enc)] + ([_routes(enc, cfg)] if cfg.rebalancing else [])
+    ship = {f: np.concatenate([p[f] for p in parts]) for f in parts[0]}
+    ship["kind"] = np.concatenate(
+        [np.full(len(p["k"]), DIRECT if i == 0 else ROUTE) for i, p in enumerate(parts)]
+    )
+    return ship
+
+
+def _ship_tie_break(enc: Encoded, cfg: AllocationConfig, ship: dict[str, np.ndarray], rg_h: np.ndarray):
+    """A pseudo-random but fixed cost in [tie_break, 2 tie_break) per (dc, region, via).
+
+    Hashed ids, so it depends neither on row order nor on which other items share the solver call. Any
+    additive scheme such as "lane rank" leaves cycles d1r1 - d1r2 + d2r2 - d2r1 cost-neutral; generic
+    values make the optimum unique, hence the same whatever the batch composition.
+    """
+    dc_h = _id_hash(enc.dcs)
+    via_h = np.where(ship["via"] >= 0, rg_h[np.maximum(ship["via"], 0)], np.uint64(0))
+    return cfg.tie_break * (1 + _unit(dc_h[enc.l_dc[ship["lane"]]], rg_h[enc.r_region[ship["k"]]], via_h))
+
+
+def _variables(
+    enc: Encoded,
+    cfg: AllocationConfig,
+    ship: dict[str, np.ndarray],
+    lp_rows: np.ndarray,
+    row_of_k: np.ndarray,
+    q_true: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Per-variable arrays: shipping variables, then one shortage (and with a fill floor, one floor) variable
+    per demand row. q_true is the requirement before integer flooring."""
+    ratio = cfg.min_fill_ratio or 0.0
+    q, pen, rg = enc.r_qty[lp_rows], enc.r_pen[lp_rows], enc.r_region[lp_rows]
+    rg_h = _id_hash(enc.regions)
+    ship_c = ship["cost"] - cfg.holding_cost + _ship_tie_break(enc, cfg, ship, rg_h)
+    ship_ub = np.fmin(np.minimum(enc.s_avail[ship["spos"]], enc.r_qty[ship["k"]]), enc.l_cap[ship["lane"]])
+    # Fill floor in units: ratio * requirement (rounded up to whole units in integer mode).
+    floor_units = q_true * ratio
+    if cfg.integer:
+        floor_units = np.minimum(np.ceil(floor_units - 1e-9), q)
+    big = 2.0 * (pen.max(initial=0) + np.abs(enc.l_cost).max(initial=0) + cfg.transfer_cost) + 1.0
+    s_tie = cfg.tie_break * (1 + _unit(rg_h[rg]))  # the same fixed tie-break per region for shortage
+    n, short_rows = len(lp_rows), np.arange(len(lp_rows))
+    # One segment per variable kind: (kind, demand row, objective, upper bound, true cost).
+    segments = [
+        (ship["kind"], row_of_k[ship["k"]], ship_c, ship_ub, ship["cost"]),
+        (np.full(n, SHORT), short_rows, pen + s_tie, q - floor_units, pen),
+    ]
+    if ratio > 0:
+        segments.append((np.full(n, FLOOR), short_rows, pen + big + s_tie, floor_units, pen))
+    kind, row, c, ub, cost = (np.concatenate(column) for column in zip(*segments, strict=True))
+    pad = np.full(len(row) - len(ship["k"]), -1)  # shortage variables have no dc, via, lane or supply row
+    return {
+        "kind": kind,
+        "row": row,
+        "c": c,
+        "ub": ub,
+        "cost": cost,
+        "dc": np.concatenate([enc.l_dc[ship["lane"]], pad]),
+        "via": np.concatenate([ship["via"], pad]),
+        "lane": np.concatenate([ship["lane"], pad]),
+        "spos": np.concatenate([ship["spos"], pad]),
+    }
+
+
+def _row_blocks(
+    enc: Encoded, cfg: AllocationConfig, lp_rows: np.ndarray, ship_lane_cap: np.ndarray
+) -> tuple[np.ndarray, bool]:
+    """Block of every demand row: a partition when a partition-level capacity couples its items, else an
+    item. Returns (block per demand row, whether DC capacities couple a partition)."""
+    dc_coupled = enc.dc_cap is not None and bool(np.isfinite(enc.dc_cap).any())
+    lane_coupled = cfg.lane_capacity_scope == "partition" and bool(np.isfinite(ship_lane_cap).any())
+    grp = enc.r_part[lp_rows] if (dc_coupled or lane_coupled) else enc.r_item[lp_rows]
+    return np.cumsum(np.concatenate([[True], grp[1:] != grp[:-1]])[: len(grp)]) - 1, dc_coupled
+
+
+def _capacity_rows(
+    enc: Encoded,
+    cfg: AllocationConfig,
+    lp_rows: np.ndarray,
+    v: dict[str, np.ndarray],
+    v_blk: np.ndarray,
+    dc_coupled: bool,
+) -> list:
+    """'<=' row groups over the (block-sorted) variables: supply per (item, dc), shared lane capacity per
+    partition or (with rebalancing) per item, outbound capacity per (partition, dc)."""
+    n_dc, n_lanes = len(enc.dcs), len(enc.l_dc)
+    row, ub, lane = v["row"], v["ub"], v["lane"]
+    ship_v = np.flatnonzero(v["kind"] <= ROUTE)
+    groups = [_ub_rows(ship_v, v["spos"][ship_v], lambda u: enc.s_avail[u], ub, v_blk)]
+    fin = ship_v[np.isfinite(enc.l_cap[lane[ship_v]])]
+    if cfg.lane_capacity_scope == "partition":
+        key = enc.r_part[lp_rows][row[fin]] * n_lanes + lane[fin]
+        groups.append(_ub_rows(fin, key, lambda u: enc.l_cap[u % n_lanes], ub, v_blk))
+    elif cfg.rebalancing:  # per-item lanes shared by direct and transfer routes; else the bound suffices
+        key = enc.r_item[lp_rows][row[fin]] * n_lanes + lane[fin]
+        groups.append(_ub_rows(fin, key, lambda u: enc.l_cap[u % n_lanes], ub, v_blk))
+    if dc_coupled:
+        vp = enc.r_part[lp_rows][row[ship_v]]
+        capped = np.isfinite(enc.dc_cap[vp, v["dc"][ship_v]])
+        key = vp[capped] * n_dc + v["dc"][ship_v][capped]
+        groups.append(_ub_rows(ship_v[capped], key, lambda u: enc.dc_cap[u // n_dc, u % n_dc], ub, v_blk))
+    return groups
 
 
 def _stack_rows(groups, n_var: int) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:

@@ -85,7 +85,39 @@ def encode(
     cfg: AllocationConfig,
     dc_capacity: pd.DataFrame | None,
 ) -> Encoded:
-    part_col = cfg.partition_key
+    _check_inputs(requirements, supply, lanes)
+    items = _sorted_unique(requirements["item_id"])
+    regions = _sorted_unique(requirements["region_id"], lanes["region_id"])
+    dcs = _sorted_unique(supply["dc_id"], lanes["dc_id"])
+    req = _requirement_rows(requirements, cfg, items, regions)
+    s_key, s_avail = _supply_rows(supply, items, dcs)
+    lane = _lane_rows(lanes, cfg, dcs, regions)
+    dc_cap = None
+    if dc_capacity is not None and len(dc_capacity):
+        dc_cap = _dc_capacity(dc_capacity, dcs, cfg.partition_key, req.part_uniq, req.n_parts)
+    return Encoded(
+        items=items,
+        dcs=dcs,
+        regions=regions,
+        r_item=req.item,
+        r_region=req.region,
+        r_part=req.part,
+        r_qty=req.qty,
+        r_pen=req.pen,
+        s_key=s_key,
+        s_avail=s_avail,
+        l_dc=lane["dc"],
+        l_region=lane["region"],
+        l_cost=lane["cost"],
+        l_lead=lane["lead"],
+        l_cap=lane["cap"],
+        region_has_lane=lane["region_has_lane"],
+        dc_cap=dc_cap,
+        n_parts=req.n_parts,
+    )
+
+
+def _check_inputs(requirements: pd.DataFrame, supply: pd.DataFrame, lanes: pd.DataFrame) -> None:
     _check(requirements, "requirements", ["item_id", "region_id", "requirement"], {"requirement": ">=0"})
     _check(supply, "supply", ["item_id", "dc_id", "available"], {"available": ">=0"})
     lane_rules = {"unit_cost": "finite", "lead_time_days": "finite"} | (
@@ -99,14 +131,27 @@ def encode(
                 "requirements.shortage_penalty must be NaN (use default_shortage_penalty) or > 0"
             )
 
-    items = _sorted_unique(requirements["item_id"])
-    regions = _sorted_unique(requirements["region_id"], lanes["region_id"])
-    dcs = _sorted_unique(supply["dc_id"], lanes["dc_id"])
 
-    # Requirement rows: penalty = (row penalty or default) x region priority multiplier.
+@dataclass(frozen=True)
+class _Requirements:
+    """Requirement rows with requirement > 0 as codes, sorted by (partition, item, region)."""
+
+    item: np.ndarray
+    region: np.ndarray
+    part: np.ndarray
+    qty: np.ndarray
+    pen: np.ndarray
+    part_uniq: pd.Index | None  # sorted partition values (None without a partition column)
+    n_parts: int
+
+
+def _requirement_rows(
+    requirements: pd.DataFrame, cfg: AllocationConfig, items: np.ndarray, regions: np.ndarray
+) -> _Requirements:
     req = requirements[requirements["requirement"].to_numpy(dtype=float) > 0]
     r_item, r_region = _codes(req["item_id"], items), _codes(req["region_id"], regions)
     r_qty = req["requirement"].to_numpy(dtype=float)
+    # Penalty = (row penalty or default) x region priority multiplier.
     base = (
         pd.to_numeric(req["shortage_penalty"], errors="coerce").fillna(cfg.default_shortage_penalty)
         if "shortage_penalty" in req
@@ -115,62 +160,61 @@ def encode(
     prio = cfg.region_priority
     mult = np.array([prio.get(r, prio.get(str(r), 1.0)) for r in regions], dtype=float)
     r_pen = base.to_numpy(dtype=float) * mult[r_region]
-
-    # Canonical partition codes: rank of the sorted partition value, so permutations cannot renumber them.
-    part_uniq = None
-    if part_col in req.columns:
-        codes, part_uniq = pd.factorize(req[part_col], sort=True, use_na_sentinel=False)
-        r_part = codes.astype(np.int64)
-        per_item = pd.Series(r_part).groupby(r_item).nunique()
-        if (per_item > 1).any():
-            bad = items[per_item.index[per_item > 1].to_numpy()[:3]]
-            raise ValueError(
-                f"items {list(bad)} appear in more than one {part_col!r} partition; "
-                f"every item must belong to exactly one partition"
-            )
-    else:  # no partition column: the whole call is one partition
-        r_part = np.zeros(len(req), np.int64)
+    r_part, part_uniq = _partition_codes(req, cfg.partition_key, r_item, items)
     n_parts = int(r_part.max()) + 1 if len(r_part) else 0
     order = np.lexsort((r_region, r_item, r_part))
-    r_item, r_region, r_part, r_qty, r_pen = (a[order] for a in (r_item, r_region, r_part, r_qty, r_pen))
+    return _Requirements(
+        r_item[order], r_region[order], r_part[order], r_qty[order], r_pen[order], part_uniq, n_parts
+    )
 
+
+def _partition_codes(
+    req: pd.DataFrame, part_col: str, r_item: np.ndarray, items: np.ndarray
+) -> tuple[np.ndarray, pd.Index | None]:
+    """Canonical partition codes: rank of the sorted partition value, so permutations cannot renumber them.
+    Without a partition column the whole call is one partition."""
+    if part_col not in req.columns:
+        return np.zeros(len(req), np.int64), None
+    codes, part_uniq = pd.factorize(req[part_col], sort=True, use_na_sentinel=False)
+    r_part = codes.astype(np.int64)
+    per_item = pd.Series(r_part).groupby(r_item).nunique()
+    if (per_item > 1).any():
+        bad = items[per_item.index[per_item > 1].to_numpy()[:3]]
+        raise ValueError(
+            f"items {list(bad)} appear in more than one {part_col!r} partition; "
+            f"every item must belong to exactly one partition"
+        )
+    return r_part, part_uniq
+
+
+def _supply_rows(supply: pd.DataFrame, items: np.ndarray, dcs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(key = item * n_dcs + dc, available) of supply rows with available > 0, sorted by key."""
     sup = supply[supply["available"].to_numpy(dtype=float) > 0]
     s_key = _codes(sup["item_id"], items) * len(dcs) + _codes(sup["dc_id"], dcs)
     keep = s_key >= 0  # supply of items nobody requires is irrelevant
     s_order = np.argsort(s_key[keep], kind="stable")
-    s_key, s_avail = s_key[keep][s_order], sup["available"].to_numpy(dtype=float)[keep][s_order]
+    return s_key[keep][s_order], sup["available"].to_numpy(dtype=float)[keep][s_order]
 
+
+def _lane_rows(
+    lanes: pd.DataFrame, cfg: AllocationConfig, dcs: np.ndarray, regions: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Usable lanes (within the horizon, capacity NaN or > 0) sorted by (dc, region), and which regions have
+    any lane row at all."""
     cap = lanes["capacity"].to_numpy(dtype=float) if "capacity" in lanes else np.full(len(lanes), np.nan)
     l_dc_all, l_rg_all = _codes(lanes["dc_id"], dcs), _codes(lanes["region_id"], regions)
-    region_has_lane = np.bincount(l_rg_all, minlength=len(regions)) > 0
     lead = lanes["lead_time_days"].to_numpy(dtype=float)
     ok = (lead <= cfg.horizon_days) & ~(cap <= 0)
     lo = np.lexsort((l_rg_all[ok], l_dc_all[ok]))
     cost = lanes["unit_cost"].to_numpy(dtype=float)
-
-    dc_cap = None
-    if dc_capacity is not None and len(dc_capacity):
-        dc_cap = _dc_capacity(dc_capacity, dcs, part_col, part_uniq, n_parts)
-    return Encoded(
-        items,
-        dcs,
-        regions,
-        r_item,
-        r_region,
-        r_part,
-        r_qty,
-        r_pen,
-        s_key,
-        s_avail,
-        l_dc_all[ok][lo],
-        l_rg_all[ok][lo],
-        cost[ok][lo],
-        lead[ok][lo],
-        cap[ok][lo],
-        region_has_lane,
-        dc_cap,
-        n_parts,
-    )
+    return {
+        "dc": l_dc_all[ok][lo],
+        "region": l_rg_all[ok][lo],
+        "cost": cost[ok][lo],
+        "lead": lead[ok][lo],
+        "cap": cap[ok][lo],
+        "region_has_lane": np.bincount(l_rg_all, minlength=len(regions)) > 0,
+    }
 
 
 def _dc_capacity(

@@ -1,77 +1,27 @@
-"""Rolling-origin backtests, accuracy metrics and per-series model selection.
+"""Rolling-origin backtests: fold cut-offs, actuals, accuracy metrics and per-series model selection.
 
 Fold k (0 = oldest) trains on history days [0, end_k) and is scored on [end_k, end_k + horizon), with
 end_k = T - horizon - step * (folds - 1 - k): the last fold ends on the cutoff. No leakage by construction:
-the model receives `panel.view(end_k, ...)`, a slice that holds no day >= end_k (promo/price/events for the
-scored days are passed as known-in-advance regressors, as they are for the real forecast).
+the engine fits the model on `panel.view(end_k, ...)`, a slice that holds no day >= end_k (promo/price/events
+for the scored days are passed as known-in-advance regressors, as they are for the real forecast).
 A series takes part in a fold only when it has >= min_history_days days before end_k.
 
-Selection ("class_shrunk", the default): 3 folds x 28 days are a noisy score for one series (on real retail
-data the per-series argmin picked a flat model for half the series and lost the pre-Christmas ramp), so each
-series takes the model that did best over its whole demand class (pooled errors: many series, little noise)
-unless its own best model beats that winner clearly: by `margin` in total AND in every fold both were scored.
+Selection ("class_shrunk", the default): 3 folds x 28 days are a noisy score for one series, so each series
+takes the model that did best over its whole demand class (pooled errors: many series, little noise) unless
+its own best model beats that winner clearly: by `margin` in total AND in every fold both were scored
+(docs/decisions.md, 2026-11-30 "Model selection shrunk to the demand class").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from skuplan.forecast.base import quantile_column, run_per_series
 from skuplan.forecast.models import REGISTRY
-from skuplan.forecast.panel import Panel, View
+from skuplan.forecast.panel import Panel
 
 
 def fold_ends(n_hist: int, folds: int, horizon: int, step: int) -> list[int]:
     return [n_hist - horizon - step * (folds - 1 - k) for k in range(folds)]
-
-
-def run_model(name: str, view: View, cfg, levels) -> tuple[dict[str, np.ndarray], list[str | None]]:
-    """Forecast every series of the view: vectorized if the model can, else one instance per series.
-
-    A vectorized model that raises is retried series by series, so one bad series cannot sink the batch.
-    """
-    spec = REGISTRY[name]
-    model = spec.factory(cfg)
-    if hasattr(model, "batch"):
-        try:
-            out = model.batch(view, cfg)
-            bad = ~np.isfinite(out["yhat"]).all(0)
-            errors = ["FloatingPointError: non-finite forecast" if b else None for b in bad]
-            out["yhat"] = np.where(bad[None, :], np.nan, out["yhat"])
-            return out, errors
-        except Exception:  # noqa: BLE001 - retried per series below; errors are reported per series there
-            pass
-    levels = levels if model.native_quantiles else ()
-    return run_per_series(lambda: spec.factory(cfg), view, levels)
-
-
-@dataclass
-class Backtest:
-    yhat: np.ndarray  # (folds, steps, N); NaN where the series is not in the fold or failed
-    native_q: np.ndarray | None  # (folds, steps, N, nq) for models with native quantiles
-    errors: dict[int, str]  # series index -> last error message
-
-
-def backtest(panel: Panel, name: str, cols: np.ndarray, cfg, levels) -> Backtest:
-    bt = cfg.backtest
-    F, S, N = bt.folds, bt.horizon_days, panel.n_series
-    yhat = np.full((F, S, N), np.nan)
-    native = REGISTRY[name].factory(cfg).native_quantiles
-    qs = np.full((F, S, N, len(levels)), np.nan) if native else None
-    errors: dict[int, str] = {}
-    for k, end in enumerate(fold_ends(panel.n_hist, F, S, bt.step_days)):
-        sel = cols[(end - panel.start[cols]) >= cfg.min_history_days] if end > 0 else cols[:0]
-        if len(sel) == 0:
-            continue
-        out, errs = run_model(name, panel.view(end, S, sel), cfg, levels)
-        yhat[k][:, sel] = out["yhat"]
-        if native:
-            for j, q in enumerate(levels):
-                qs[k][:, sel, j] = out.get(quantile_column(q), out["yhat"])
-        errors.update({int(i): e for i, e in zip(sel, errs, strict=True) if e})
-    return Backtest(yhat, qs, errors)
 
 
 def actuals(panel: Panel, folds: int, horizon: int, step: int) -> np.ndarray:

@@ -1,15 +1,24 @@
-"""The one model contract, and the adapter that runs single-series models over a batch.
+"""The model contracts: one batch-level contract the engine calls, and the two kinds of models behind it.
 
-Contract: the constructor validates its arguments (messages name the range); ``fit(y, X=None)`` returns self;
-``predict(h, X=None, quantiles=())`` returns ``{"yhat": array(h), quantile_column(q): array(h), ...}``;
-models without native quantiles (``native_quantiles = False``) return only "yhat" and the engine adds
-conformal quantiles from their backtest residuals.
-``y`` is a 1-D array or a date-indexed Series (NaN = missing/censored day); ``X`` is an optional frame of
-regressors indexed by the same dates (``promo``, ``log_price``); ``predict``'s ``X`` covers the horizon.
-Vectorized models additionally expose ``batch(view, cfg) -> {"yhat": (h, n), ...}``.
+Engine contract (`BatchModel`): ``fit_predict(view, quantiles) -> Forecast`` fits on the view's history and
+forecasts its ``view.h`` days for all n series at once; a series that fails gets NaN and a message, never an
+exception for the batch. `models.build(name, cfg)` returns one, wrapping a registry model of either kind:
+
+- vectorized models expose ``batch(view, cfg) -> {"yhat": (h, n)}`` and are wrapped in `Vectorized`;
+- one-series models (``Model``): the constructor validates its arguments (messages name the range);
+  ``fit(y, X=None)`` returns self; ``predict(h, X=None, quantiles=()) -> {"yhat": array(h),
+  quantile_column(q): array(h), ...}``. ``y`` is a 1-D array or a date-indexed Series (NaN = missing/censored
+  day); ``X`` an optional frame of regressors on the same dates (``promo``, ``log_price``, events);
+  ``predict``'s ``X`` covers the horizon. `PerSeries` fits a fresh one per series.
+
+Models without native quantiles (``native_quantiles = False``) return only "yhat"; the engine adds conformal
+quantiles from their backtest residuals.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,7 +44,8 @@ def check_range(name: str, value: float, lo: float, hi: float, lo_open=False, hi
 
 
 class Model:
-    """Base class: subclasses implement `_fit(y)` / `_predict(h)` on plain arrays or override fit/predict."""
+    """One-series model base class: subclasses implement `_fit(y)` / `_predict(h)` on plain arrays or override
+    fit/predict."""
 
     native_quantiles = False
 
@@ -59,6 +69,69 @@ class Model:
         raise NotImplementedError
 
 
+class Forecast(NamedTuple):
+    """What a batch-level model returns for the n series of a view."""
+
+    values: dict[str, np.ndarray]  # "yhat" (+ quantile_column(q) if native), each (h, n); NaN where failed
+    errors: list[str | None]  # per series: "ExceptionType: message" where it failed, else None
+
+
+class BatchModel:
+    """The engine's contract: one fit + forecast over all series of a view (see the module docstring)."""
+
+    native_quantiles: bool = False
+
+    def fit_predict(self, view: View, quantiles=()) -> Forecast:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class PerSeries(BatchModel):
+    """A one-series model over a batch: a fresh model per series from `factory`; a series whose fit or
+    forecast raises, or whose forecast is not finite, gets NaN and the message (its neighbours are unaffected)."""
+
+    def __init__(self, factory: Callable[[], Model]):
+        self.factory = factory
+        self.native_quantiles = factory().native_quantiles
+
+    def fit_predict(self, view: View, quantiles=()) -> Forecast:
+        quantiles = tuple(quantiles) if self.native_quantiles else ()
+        n, h = view.y.shape[1], view.h
+        out = {k: np.full((h, n), np.nan) for k in ["yhat"] + [quantile_column(q) for q in quantiles]}
+        errors: list[str | None] = [None] * n
+        for j in range(n):
+            try:
+                y, xh, xf = series_inputs(view, j)
+                pred = self.factory().fit(y, xh).predict(h, xf, quantiles)
+                for k, v in pred.items():
+                    if k in out:
+                        out[k][:, j] = v
+                if not np.isfinite(out["yhat"][:, j]).all():
+                    raise FloatingPointError("model returned non-finite forecasts")
+            except Exception as exc:  # isolate the series: the engine turns this into a fallback + status row
+                out["yhat"][:, j] = np.nan
+                errors[j] = f"{type(exc).__name__}: {exc}"
+        return Forecast(out, errors)
+
+
+class Vectorized(BatchModel):
+    """A vectorized model (`batch(view, cfg)`) over a batch: every series in one call. A series with a
+    non-finite forecast fails alone; if the call raises, the series are retried one by one (PerSeries), so
+    one bad series cannot sink the batch."""
+
+    def __init__(self, factory: Callable[[], object], cfg):
+        self.factory, self.cfg = factory, cfg
+        self.native_quantiles = factory().native_quantiles
+
+    def fit_predict(self, view: View, quantiles=()) -> Forecast:
+        try:
+            out = self.factory().batch(view, self.cfg)
+        except Exception:  # noqa: BLE001 - retried per series: each series' error is reported there
+            return PerSeries(self.factory).fit_predict(view, quantiles)
+        bad = ~np.isfinite(out["yhat"]).all(0)
+        out["yhat"] = np.where(bad[None, :], np.nan, out["yhat"])
+        return Forecast(out, ["FloatingPointError: non-finite forecast" if b else None for b in bad])
+
+
 def series_inputs(view: View, j: int) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
     """Series j of a view as (y, X history, X horizon), date-indexed, from its first day on."""
     s, end = int(view.start[j]), view.end
@@ -69,24 +142,3 @@ def series_inputs(view: View, j: int) -> tuple[pd.Series, pd.DataFrame, pd.DataF
     cols.update({name: ev[:, k] for k, name in enumerate(view.ev_names)})
     x = pd.DataFrame(cols, index=view.dates)
     return y, x.iloc[s:end], x.iloc[end : end + view.h]
-
-
-def run_per_series(factory, view: View, quantiles) -> tuple[dict[str, np.ndarray], list[str | None]]:
-    """Fit a new model per series; one failure becomes NaN + message, never an exception for the batch."""
-    n, h, quantiles = view.y.shape[1], view.h, tuple(quantiles)
-    names = ["yhat"] + [quantile_column(q) for q in quantiles]
-    out = {k: np.full((h, n), np.nan) for k in names}
-    errors: list[str | None] = [None] * n
-    for j in range(n):
-        try:
-            y, xh, xf = series_inputs(view, j)
-            pred = factory().fit(y, xh).predict(h, xf, quantiles)
-            for k, v in pred.items():
-                if k in out:
-                    out[k][:, j] = v
-            if not np.isfinite(out["yhat"][:, j]).all():
-                raise FloatingPointError("model returned non-finite forecasts")
-        except Exception as exc:  # isolate the series: the engine turns this into a fallback + status row
-            out["yhat"][:, j] = np.nan
-            errors[j] = f"{type(exc).__name__}: {exc}"
-    return out, errors

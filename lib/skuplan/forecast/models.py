@@ -1,8 +1,10 @@
-"""Model registry: every forecasting model behind one contract (see base.Model), built from a ForecastConfig.
+"""Model registry: every forecasting model, built from a ForecastConfig, behind one contract (see base).
 
-`REGISTRY[name].factory(cfg)` returns a fresh model; models with a `batch(view, cfg)` method are vectorized
-over series, the others run one instance per series. `complexity` breaks ties in model selection (simpler
-wins) and `slow` marks models whose backtests are opt-in (ForecastConfig.backtest_slow_models).
+`build(name, cfg)` is what the engine calls: a batch-level model whose `fit_predict(view, quantiles)` fits and
+forecasts all series of a view. `REGISTRY[name].factory(cfg)` returns a fresh registry model: vectorized over
+series when it has a `batch(view, cfg)` method, else a one-series model run one instance per series.
+`complexity` breaks ties in model selection (simpler wins) and `slow` marks models whose backtests are opt-in
+(ForecastConfig.backtest_slow_models).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from skuplan.forecast.base import Model, quantile_column, run_per_series
+from skuplan.forecast.base import BatchModel, Model, PerSeries, Vectorized, quantile_column
 from skuplan.forecast.baselines import MovingAverage, SeasonalNaive
 from skuplan.forecast.ensemble import Ensemble
 from skuplan.forecast.intermittent import SBA, TSB, Croston
@@ -32,8 +34,8 @@ __all__ = [
     "ProphetModel",
     "Regression",
     "SeasonalNaive",
+    "build",
     "quantile_column",
-    "run_per_series",
 ]
 
 
@@ -63,3 +65,14 @@ REGISTRY: dict[str, ModelSpec] = {
         slow=True,
     ),
 }
+
+
+def build(name: str, cfg) -> BatchModel:
+    """The batch-level model the engine fits: registry model `name` configured by `cfg`, vectorized when it
+    can be, else one instance per series (errors isolated per series either way, see base)."""
+    spec = REGISTRY[name]
+
+    def factory():
+        return spec.factory(cfg)
+
+    return Vectorized(factory, cfg) if hasattr(factory(), "batch") else PerSeries(factory)

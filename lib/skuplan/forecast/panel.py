@@ -1,7 +1,8 @@
-"""Long history frame -> dense (time x series) arrays on one shared daily grid.
+"""A SeriesBatch plus the horizon: the (time x series) arrays every model reads, on one shared daily grid.
 
-Every model works on these arrays, so a batch is pivoted once. Backtests take `Panel.view(end, h)`, which
-*slices* the arrays: a fold's model cannot see a date at or after its cut-off because the data is not there.
+The history arrays are the batch's own blocks; the panel adds the horizon rows of the regressors known in
+advance (promo, log price, events). Backtests take `Panel.view(end, h)`, which *slices* the arrays: a fold's
+model cannot see a date at or after its cut-off because the data is not there.
 """
 
 from __future__ import annotations
@@ -12,43 +13,9 @@ import numpy as np
 import pandas as pd
 
 from skuplan.forecast.calendar import EventColumns, event_columns
+from skuplan.series.batch import SeriesBatch
 
-REQUIRED = {
-    "item_id": "string",
-    "region_id": "string",
-    "date": "datetime",
-    "units": "float",
-    "promo": "float",
-}
 KEYS = ["item_id", "region_id"]
-
-
-def validate_history(history: pd.DataFrame) -> None:
-    """Raise ValueError naming the column and the fix for a malformed frame (never for bad values)."""
-    if not isinstance(history, pd.DataFrame):
-        raise ValueError(f"history must be a pandas DataFrame, got {type(history).__name__}")
-    for col, kind in REQUIRED.items():
-        if col not in history.columns:
-            raise ValueError(f"history is missing column {col!r}; expected columns {list(REQUIRED)} + price")
-        s = history[col]
-        ok = {
-            "string": pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s),
-            "datetime": pd.api.types.is_datetime64_any_dtype(s),
-            "float": pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s),
-        }[kind]
-        if not ok:
-            fix = {
-                "string": "cast it with .astype(str)",
-                "datetime": "convert it with pd.to_datetime(...)",
-                "float": "cast it with .astype('float64')",
-            }[kind]
-            raise ValueError(f"history column {col!r} has dtype {s.dtype}, expected {kind}: {fix}")
-    if "price" in history.columns and not pd.api.types.is_numeric_dtype(history["price"]):
-        raise ValueError(
-            f"history column 'price' has dtype {history['price'].dtype}, expected float64 (NaN allowed)"
-        )
-    if "stockout" in history.columns and not pd.api.types.is_bool_dtype(history["stockout"]):
-        raise ValueError(f"history column 'stockout' has dtype {history['stockout'].dtype}, expected bool")
 
 
 @dataclass
@@ -61,7 +28,7 @@ class Panel:
     censored: np.ndarray  # (T, N) stockout days: demand unobserved, never learned as low demand
     start: np.ndarray  # (N,) index of each series' first day
     promo: np.ndarray  # (T + H, N)
-    log_price: np.ndarray  # (T + H, N) log(price / series median price), 0 when unknown
+    log_price: np.ndarray  # (T + H, N) log price centered per series (see _log_price), 0 when unknown
     events: EventColumns  # events table as dummies over the T + H days
     n_hist: int
 
@@ -108,85 +75,30 @@ class View:
 
 
 def build_panel(
-    history: pd.DataFrame,
-    cutoff: pd.Timestamp,
+    batch: SeriesBatch,
     horizon: int,
     future: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
 ) -> Panel:
-    """Pivot to the grid [first date, cutoff + horizon]. Rows after the cutoff are ignored (no peeking).
-
-    Days missing inside a series count as 0 units (the upstream gap-fill convention). Series are ordered by
-    (item_id, region_id) as strings. Stockout flags are kept in `censored` for the engine to mask.
-    """
-    # Factorize instead of sorting millions of rows: sorted codes give the canonical (item, region) order.
-    # Keys come from all rows, so a series with no row on or before the cutoff still gets a (failed) status.
-    # numpy only from here: pandas boolean indexing would copy (and consolidate) the whole frame.
-    item_code, items = _factorize_runs(history["item_id"].to_numpy())
-    region_code, regions = _factorize_runs(history["region_id"].to_numpy())
-    if (item_code < 0).any() or (region_code < 0).any() or history["date"].isna().any():
-        raise ValueError("history has null item_id, region_id or date; drop or fill those rows first")
-    n_reg = max(len(regions), 1)
-    combined = item_code.astype(np.int64) * n_reg + region_code
-    present = np.bincount(combined, minlength=len(items) * n_reg) > 0  # O(rows); np.unique is slower
-    uniq = np.flatnonzero(present)
-    sid_all = (np.cumsum(present) - 1)[combined]
-    n = len(uniq)
-    keys = pd.DataFrame({"item_id": items[uniq // n_reg], "region_id": regions[uniq % n_reg]})
-    keys = keys.astype({"item_id": object, "region_id": object})
-    date_all = history["date"].to_numpy()
-    keep = date_all <= np.datetime64(cutoff)
-    sid, date = sid_all[keep], date_all[keep]
-    if "category" in history.columns:
-        cat = np.empty(n, dtype=object)
-        cat[sid_all[::-1]] = history["category"].to_numpy()[::-1]  # first row of each series wins
-        keys["category"] = cat
-    d0 = pd.Timestamp(date.min()) if len(date) else cutoff
-    t_hist = int((cutoff - d0).days) + 1
-    dates = pd.date_range(d0, periods=t_hist + horizon, freq="D")
-    ti = ((date - np.datetime64(d0)) // np.timedelta64(1, "D")).astype(np.int64)
-    counts = np.bincount(sid * t_hist + ti, minlength=n * t_hist)
-    if len(counts) and counts.max() > 1:
-        raise ValueError("history has duplicate (item_id, region_id, date) rows; aggregate them first")
-
-    start = np.full(n, t_hist, dtype=np.int64)
-    np.minimum.at(start, sid, ti)
-    y = np.full((t_hist, n), np.nan)
-    grid_t = np.arange(t_hist)[:, None]
-    y[grid_t >= start[None, :]] = 0.0  # gap-fill convention inside each series' span
-
-    def col(name):
-        return history[name].to_numpy(dtype=float, na_value=np.nan)[keep]
-
-    y[ti, sid] = col("units")
-    censored = np.zeros((t_hist, n), dtype=bool)
-    if "stockout" in history.columns:
-        censored[ti, sid] = history["stockout"].to_numpy(dtype=bool)[keep]
-
-    promo = np.zeros((t_hist + horizon, n))
-    promo_v = col("promo")
-    promo[ti, sid] = np.where(np.isfinite(promo_v), promo_v, 0.0)  # bad promo values: no promo
-    price = np.full((t_hist + horizon, n), np.nan)
-    if "price" in history.columns:
-        price[ti, sid] = col("price")
+    """The engine's arrays for a batch: its (days, series) history blocks as they are (no copy of the units),
+    plus `horizon` days after the cutoff for the regressors known in advance: promo and price planned in
+    `future` (item_id, region_id, date, [promo], [price]; absent future prices repeat the last known one) and
+    the events table. Stockout days are kept in `censored` for the engine to mask."""
+    T, n = batch.n_days, batch.n_series
+    dates = batch.dates(horizon)
+    censored = batch.values.get("stockout")
+    censored = np.zeros((T, n), dtype=bool) if censored is None else censored
+    promo = np.zeros((T + horizon, n))
+    if "promo" in batch.values:
+        given = batch.values["promo"]
+        promo[:T] = np.where(np.isfinite(given), given, 0.0)  # bad promo values: no promo
+    price = np.full((T + horizon, n), np.nan)
+    if "price" in batch.values:
+        price[:T] = batch.values["price"]
     if future is not None and len(future):
-        _apply_future(future, keys, d0, t_hist, horizon, promo, price)
-    log_price = _log_price(price)
-    ev = event_columns(events, dates, keys["region_id"].to_numpy())
-    return Panel(keys, dates, y, censored, start, promo, log_price, ev, t_hist)
-
-
-def _factorize_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """pd.factorize(sort=True), hashing only the first row of each run of equal values: a series' rows
-    usually arrive together, so this hashes ~n_series strings instead of every row (4x less CPU)."""
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64), np.array([], dtype=object)
-    starts = np.r_[0, np.flatnonzero(values[1:] != values[:-1]) + 1]
-    firsts = values[starts]
-    if not all(isinstance(v, str) for v in firsts):  # e.g. numbers in an object column: compare as text
-        firsts = np.array([None if pd.isna(v) else str(v) for v in firsts], dtype=object)
-    codes, uniques = pd.factorize(firsts, sort=True)
-    return np.repeat(codes, np.diff(np.r_[starts, len(values)])), np.asarray(uniques, dtype=object)
+        _apply_future(future, batch.keys, dates[0], T, horizon, promo, price)
+    ev = event_columns(events, dates, batch.keys["region_id"].to_numpy())
+    return Panel(batch.keys, dates, batch.units, censored, batch.start, promo, _log_price(price), ev, T)
 
 
 def _apply_future(future, keys, d0, t_hist, horizon, promo, price) -> None:

@@ -18,11 +18,12 @@ Rules (thresholds in cfg.alerts):
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from skuplan.inventory.config import InventoryConfig
+from skuplan.inventory.config import AlertThresholds, InventoryConfig
 from skuplan.inventory.history import KEYS
 
 # value / threshold are in the unit of the rule: units (stock levels), days (cover, supply, no sale).
@@ -57,15 +58,41 @@ def _rows(df, mask, kind, severity, value, threshold, message) -> pd.DataFrame:
     return out
 
 
-def alerts(
-    policy: pd.DataFrame,
-    inventory: pd.DataFrame,
-    run_date: dt.date,
-    cfg: InventoryConfig,
-    history: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Alerts for every series present in `inventory` (joined to its plan_policy row); ALERT_COLUMNS."""
-    th = cfg.alerts
+@dataclass(frozen=True)
+class _Levels:
+    """Numbers of the joined (inventory x policy) rows, as float arrays in row order."""
+
+    on_hand: np.ndarray
+    on_order: np.ndarray
+    backorders: np.ndarray
+    safety_stock: np.ndarray
+    order_up_to: np.ndarray
+    demand: np.ndarray  # mean daily demand
+    ok: np.ndarray  # no impossible data: the other rules only look at these rows
+    cover: np.ndarray  # days of net stock (on_hand - backorders) at mean demand; inf without demand
+
+    @classmethod
+    def of(cls, df: pd.DataFrame) -> _Levels:
+        oh = df["on_hand"].astype(float).to_numpy()
+        oo = df["on_order"].astype(float).fillna(0.0).to_numpy()
+        bo = df["backorders"].astype(float).fillna(0.0).to_numpy()
+        d = df["mean_daily_demand"].astype(float).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cover = np.where(d > 0, (oh - bo) / d, np.inf)
+        return cls(
+            on_hand=oh,
+            on_order=oo,
+            backorders=bo,
+            safety_stock=df["safety_stock"].astype(float).to_numpy(),
+            order_up_to=df["order_up_to"].astype(float).to_numpy(),
+            demand=d,
+            ok=~((oh < 0) | (oo < 0) | (bo < 0) | np.isnan(oh)),
+            cover=cover,
+        )
+
+
+def _joined(policy: pd.DataFrame, inventory: pd.DataFrame) -> pd.DataFrame:
+    """Inventory rows (on_order, backorders default to 0) with their policy columns, left-joined."""
     inv = inventory.copy()
     for col in ("on_order", "backorders"):
         if col not in inv:
@@ -73,28 +100,35 @@ def alerts(
     cols = ["item_id", "region_id", "safety_stock", "order_up_to", "mean_daily_demand", "lead_time_days"]
     keys_obj = dict.fromkeys(KEYS, object)  # empty frames default to float keys; merge needs one dtype
     df = inv.astype(keys_obj).merge(policy[cols].astype(keys_obj), on=KEYS, how="left", validate="one_to_one")
-    df = df.reset_index(drop=True)
-    oh = df["on_hand"].astype(float).to_numpy()
-    oo = df["on_order"].astype(float).fillna(0.0).to_numpy()
-    bo = df["backorders"].astype(float).fillna(0.0).to_numpy()
-    ss = df["safety_stock"].astype(float).to_numpy()
-    top = df["order_up_to"].astype(float).to_numpy()
-    d = df["mean_daily_demand"].astype(float).to_numpy()
-    parts = []
-    for name, val in (("on_hand", oh), ("on_order", oo), ("backorders", bo)):
-        parts.append(_rows(df, val < 0, "impossible_data", "high", val, 0.0, f"{name} is negative"))
-    bad = (oh < 0) | (oo < 0) | (bo < 0) | np.isnan(oh)
-    ok = ~bad
+    return df.reset_index(drop=True)
 
-    def sev(value, threshold, high_if_below: bool):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = value / threshold
-        high = ratio <= th.high_severity_ratio if high_if_below else ratio > 2.0
-        return np.where(high, "high", "medium")
 
-    m = ok & (ss > 0) & (oh < ss)
-    parts.append(_rows(df, m, "below_safety_stock", sev(oh, ss, True), oh, ss, "on hand below safety stock"))
+def _severity(value, threshold, high_if_below: bool, high_ratio: float) -> np.ndarray:
+    """high when value / threshold <= high_ratio (high_if_below) or > 2, else medium."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = value / threshold
+    high = ratio <= high_ratio if high_if_below else ratio > 2.0
+    return np.where(high, "high", "medium")
 
+
+def _impossible_data(df: pd.DataFrame, lv: _Levels) -> list[pd.DataFrame]:
+    levels = (("on_hand", lv.on_hand), ("on_order", lv.on_order), ("backorders", lv.backorders))
+    return [
+        _rows(df, val < 0, "impossible_data", "high", val, 0.0, f"{name} is negative") for name, val in levels
+    ]
+
+
+def _below_safety_stock(df: pd.DataFrame, lv: _Levels, th: AlertThresholds) -> pd.DataFrame:
+    oh, ss = lv.on_hand, lv.safety_stock
+    m = lv.ok & (ss > 0) & (oh < ss)
+    sev = _severity(oh, ss, True, th.high_severity_ratio)
+    return _rows(df, m, "below_safety_stock", sev, oh, ss, "on hand below safety stock")
+
+
+def _projected_stockout(
+    df: pd.DataFrame, lv: _Levels, th: AlertThresholds, run_date: dt.date
+) -> pd.DataFrame:
+    """Cover shorter than the days to the next receipt (next_receipt_date, else the lead time)."""
     if "next_receipt_date" in df:
         gap = (
             (pd.to_datetime(df["next_receipt_date"]) - pd.Timestamp(run_date))
@@ -104,44 +138,55 @@ def alerts(
     else:
         gap = np.full(len(df), np.nan)
     gap = np.where(np.isfinite(gap), gap, df["lead_time_days"].astype(float).to_numpy())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cover = np.where(d > 0, (oh - bo) / d, np.inf)
-    m = ok & (d > 0) & np.isfinite(gap) & (cover < gap)
-    msg = "net stock runs out before the next receipt"
-    parts.append(_rows(df, m, "projected_stockout", sev(np.maximum(cover, 0), gap, True), cover, gap, msg))
-
-    limit = th.overstock_factor * top
-    m = ok & np.isfinite(limit) & (oh > limit) & (oh > 0)
-    parts.append(
-        _rows(df, m, "overstock", sev(oh, limit, False), oh, limit, "on hand above the policy maximum")
-    )
-    m = ok & (d > 0) & (cover > th.max_days_of_supply)
-    msg = "days of supply above the limit"
-    parts.append(
-        _rows(
-            df,
-            m,
-            "overstock_days",
-            sev(cover, th.max_days_of_supply, False),
-            cover,
-            th.max_days_of_supply,
-            msg,
-        )
+    m = lv.ok & (lv.demand > 0) & np.isfinite(gap) & (lv.cover < gap)
+    sev = _severity(np.maximum(lv.cover, 0), gap, True, th.high_severity_ratio)
+    return _rows(
+        df, m, "projected_stockout", sev, lv.cover, gap, "net stock runs out before the next receipt"
     )
 
+
+def _overstock(df: pd.DataFrame, lv: _Levels, th: AlertThresholds) -> pd.DataFrame:
+    oh, limit = lv.on_hand, th.overstock_factor * lv.order_up_to
+    m = lv.ok & np.isfinite(limit) & (oh > limit) & (oh > 0)
+    sev = _severity(oh, limit, False, th.high_severity_ratio)
+    return _rows(df, m, "overstock", sev, oh, limit, "on hand above the policy maximum")
+
+
+def _overstock_days(df: pd.DataFrame, lv: _Levels, th: AlertThresholds) -> pd.DataFrame:
+    limit = th.max_days_of_supply
+    m = lv.ok & (lv.demand > 0) & (lv.cover > limit)
+    sev = _severity(lv.cover, limit, False, th.high_severity_ratio)
+    return _rows(df, m, "overstock_days", sev, lv.cover, limit, "days of supply above the limit")
+
+
+def _dead_stock(
+    df: pd.DataFrame, lv: _Levels, th: AlertThresholds, run_date: dt.date, history: pd.DataFrame | None
+) -> pd.DataFrame:
     since = _days_since_last_sale(df, run_date, history).to_numpy()
-    m = ok & (oh > 0) & np.isfinite(since) & (since >= th.dead_stock_days)
-    parts.append(
-        _rows(
-            df,
-            m,
-            "dead_stock",
-            sev(since, th.dead_stock_days, False),
-            since,
-            th.dead_stock_days,
-            "no sale for a long time",
-        )
-    )
+    limit = th.dead_stock_days
+    m = lv.ok & (lv.on_hand > 0) & np.isfinite(since) & (since >= limit)
+    sev = _severity(since, limit, False, th.high_severity_ratio)
+    return _rows(df, m, "dead_stock", sev, since, limit, "no sale for a long time")
 
+
+def alerts(
+    policy: pd.DataFrame,
+    inventory: pd.DataFrame,
+    run_date: dt.date,
+    cfg: InventoryConfig,
+    history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Alerts for every series present in `inventory` (joined to its plan_policy row); ALERT_COLUMNS."""
+    th = cfg.alerts
+    df = _joined(policy, inventory)
+    lv = _Levels.of(df)
+    parts = [
+        *_impossible_data(df, lv),
+        _below_safety_stock(df, lv, th),
+        _projected_stockout(df, lv, th, run_date),
+        _overstock(df, lv, th),
+        _overstock_days(df, lv, th),
+        _dead_stock(df, lv, th, run_date, history),
+    ]
     out = pd.concat(parts, ignore_index=True)
     return out[ALERT_COLUMNS].sort_values(KEYS + ["alert_type"], kind="stable").reset_index(drop=True)

@@ -63,9 +63,9 @@ def bootstrap_protection_demand(
     """Samples (n, samples) of demand over L' + extra days, L' ~ N(L, sL) rounded, days resampled i.i.d.
 
     hist: (n, W) daily units, right-aligned (most recent last), NaN before a series' first day; n_valid
-    counts the valid days. One small PCG64 stream per series, seeded by its key: the loop is over series
-    only to give each its own stream (everything inside is vectorised), and it is ~20x faster than hashing
-    every draw in numpy.
+    counts the valid days (see right_align). One small PCG64 stream per series, seeded by its key: the loop
+    is over series only to give each its own stream (everything inside is vectorised), far cheaper than
+    hashing every draw in numpy.
     """
     n, width = hist.shape
     out = np.zeros((n, samples))
@@ -78,6 +78,14 @@ def bootstrap_protection_demand(
         draws = hist[j, idx]
         out[j] = np.where(np.arange(idx.shape[1]) < days[:, None], draws, 0.0).sum(axis=1)
     return out
+
+
+def right_align(hist: np.ndarray):
+    """(hist with each row's valid (non-NaN) days moved to its right end in date order, n_valid per row):
+    the layout bootstrap_protection_demand resamples from."""
+    valid = ~np.isnan(hist)
+    order = np.argsort(valid, axis=1, kind="stable")  # NaN (False) first, valid days keep date order
+    return np.take_along_axis(hist, order, axis=1), valid.sum(axis=1)
 
 
 def empirical_csl_level(samples: np.ndarray, alpha: np.ndarray) -> np.ndarray:

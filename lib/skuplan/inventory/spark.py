@@ -29,7 +29,7 @@ from skuplan.inventory.plan import PLAN_COLUMNS, plan_policy
 from skuplan.inventory.policies import REPLENISHMENT_COLUMNS, replenishment
 from skuplan.inventory.replay import replay_holdout
 from skuplan.inventory.segments import FEATURES, abc_xyz, kmeans_segments, segment_features
-from skuplan.series import SERIES_KEYS, series_arrays, with_bucket
+from skuplan.series.spark import SERIES_KEYS, series_arrays, with_bucket
 
 _STRING_COLS = {
     "item_id", "region_id", "status", "message", "policy", "method", "demand_class", "segment", "sigma_source",

@@ -1,7 +1,5 @@
-"""Prepare: channels aggregated to item x region x day, series statistics, one row of lists per series.
-
-fill_calendar (the gap-filled long frame) is kept for the benches and for callers that want it; the pipeline
-fills gaps on the Python side instead (history_arrays.dense_lists)."""
+"""Spark side of prepare: channels aggregated to item x region x day, series statistics, and one row of
+lists per series (the rows SeriesBatch.from_arrow turns into gap-free blocks on the Python side)."""
 
 from __future__ import annotations
 
@@ -10,8 +8,8 @@ import datetime as dt
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from skuplan.history_arrays import DAY_COLUMNS
 from skuplan.schemas import DAILY_SERIES
+from skuplan.series.batch import ABSENT_DAY
 
 SERIES_KEYS = ["item_id", "region_id"]
 
@@ -32,25 +30,6 @@ def aggregate_channels(sales_df: DataFrame) -> DataFrame:
     return daily.select(*[F.col(f.name).cast(f.dataType) for f in DAILY_SERIES.fields])
 
 
-def fill_calendar(daily_df: DataFrame, cutoff: dt.date) -> DataFrame:
-    """Every day from the series' first sale to the cutoff; missing days have zero units, no promo."""
-    spans = daily_df.groupBy(*SERIES_KEYS).agg(F.min("date").alias("first_date"))
-    grid = spans.select(
-        *SERIES_KEYS,
-        F.explode(F.sequence(F.col("first_date"), F.lit(cutoff).cast("date"), F.expr("interval 1 day"))).alias("date"),
-    )
-    filled = grid.join(daily_df, on=[*SERIES_KEYS, "date"], how="left")
-    return filled.select(
-        F.col("item_id"),
-        F.col("region_id"),
-        F.col("date"),
-        F.coalesce(F.col("units"), F.lit(0.0)).alias("units"),
-        F.coalesce(F.col("promo"), F.lit(0.0)).alias("promo"),
-        F.col("price"),
-        F.coalesce(F.col("stockout"), F.lit(False)).alias("stockout"),
-    )
-
-
 def series_stats(daily_df: DataFrame, cutoff: dt.date, window_days: int = 365) -> DataFrame:
     """Per series: history length, recent mean/std of daily demand, ADI and CV² of non-zero demand.
 
@@ -59,7 +38,7 @@ def series_stats(daily_df: DataFrame, cutoff: dt.date, window_days: int = 365) -
 
     Every day from a series' first row to the cutoff counts, with zero units where the daily aggregate has no
     row: the day counts come from the first date, and absent days add nothing to the sums. So the input may
-    be gap-filled (fill_calendar) or not, with the same result, and prepare never builds the filled frame.
+    be gap-filled or not, with the same result, and prepare never builds a filled frame.
     """
     cut = F.lit(cutoff).cast("date")
     start = F.date_sub(cut, window_days - 1)
@@ -106,10 +85,10 @@ def with_bucket(df: DataFrame, n_buckets: int) -> DataFrame:
 def series_arrays(daily_df: DataFrame, cutoff: dt.date, max_history_days: int) -> DataFrame:
     """One row per series: item_id, region_id (+ category when daily_df has it), first_day (of the whole
     history) and list columns `day` (days since 1970-01-01, ascending), units, promo (+ price, stockout) over
-    the last max_history_days days up to the cutoff (history_arrays.history_from_arrow unpacks them in Python).
+    the last max_history_days days up to the cutoff (SeriesBatch.from_arrow unpacks them in Python).
 
-    daily_df need not be gap-filled: history_arrays.dense_lists fills the missing days (zero units) on the
-    Python side from first_day, far cheaper than a calendar join in Spark (one row per series-day shuffled).
+    daily_df need not be gap-filled: SeriesBatch fills the missing days (zero units) on the Python side from
+    first_day, far cheaper than a calendar join in Spark (one row per series-day shuffled).
 
     The window bounds the rows a forecast bucket holds however long one series' history is. A series with
     no day inside it keeps its row, with empty lists, so it is reported rather than lost.
@@ -118,7 +97,7 @@ def series_arrays(daily_df: DataFrame, cutoff: dt.date, max_history_days: int) -
         cutoff = cutoff.date()
     cutoff_day = (cutoff - dt.date(1970, 1, 1)).days
     day = F.unix_date(F.col("date").cast("date"))
-    cols = [c for c in DAY_COLUMNS if c in daily_df.columns]
+    cols = [c for c in ABSENT_DAY if c in daily_df.columns]
     inside = (day <= cutoff_day) & (day > cutoff_day - max_history_days)
     # collect_list skips the nulls (days outside the window); sort_array orders the structs by their first
     # field, the day, so the lists are canonical whatever order the shuffle delivered.

@@ -15,13 +15,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from skuplan.sample_demand import Calendar, ChunkDemand, ItemProfiles, simulate_chunk
+from skuplan.sample.demand import Calendar, ChunkDemand, ItemProfiles, simulate_chunk
+from skuplan.sample.spec import UNKNOWN_ITEM_ID, item_ids, region_ids
 
 SERIES_PER_PART = 500
 CHANNELS = ("web", "store", "marketplace")
 # Online channels undercut the shelf price a little.
 _CHANNEL_PRICE = np.array([0.97, 1.0, 0.94])
-UNKNOWN_ITEM_ID = "SKU99999"
 BAD_UNITS_TEXT = "n/a"
 BAD_DATE_TEXT = "2024-13-45"
 DIRTY_KINDS = (
@@ -173,8 +173,8 @@ def write_sales(
 ) -> np.ndarray:
     """Write sales part files; return each series' mean daily units over the last RECENT_DAYS (clean)."""
     n_series = n_items * n_regions
-    item_labels = pa.array([f"SKU{i:05d}" for i in range(1, n_items + 1)] + [UNKNOWN_ITEM_ID])
-    region_labels = pa.array([f"R{j:02d}" for j in range(1, n_regions + 1)] + [""])
+    item_labels = pa.array(item_ids(n_items) + [UNKNOWN_ITEM_ID])
+    region_labels = pa.array(region_ids(n_regions) + [""])
     kinds = DIRTY_KINDS + (CSV_DIRTY_KINDS if sales_format == "csv" else ())
     end_epoch = int(np.datetime64(end, "D").astype(np.int64))
     window = min(RECENT_DAYS, cal.n_days)

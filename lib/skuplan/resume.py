@@ -1,0 +1,83 @@
+"""Resuming a run: the frames the skipped stages committed for the same run_date, checked against the
+runs manifest (same config hash, table partitions unchanged since the recorded Delta versions)."""
+
+from __future__ import annotations
+
+import json
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from skuplan import io
+from skuplan.run_context import RunContext, RunFailed
+
+# Delta operations that can change a table's rows (OPTIMIZE, VACUUM and the like cannot).
+_CONTENT_OPERATIONS = {"WRITE", "CREATE OR REPLACE TABLE AS SELECT", "REPLACE TABLE AS SELECT", "DELETE", "MERGE",
+                       "UPDATE", "RESTORE", "TRUNCATE", "STREAMING UPDATE"}
+
+
+def committed_inputs(ctx: RunContext, stages, first: int) -> dict[str, DataFrame]:
+    """name -> committed frame, for every frame the stages from `first` on read from the stages before it."""
+    skipped, resumed = stages[:first], stages[first]
+    needed = {name for stage in stages[first:] for name in stage.reads}
+    for stage in skipped:
+        held = sorted(needed & set(stage.passes))
+        if held:
+            raise RunFailed(
+                f"cannot resume from {resumed.name}: {', '.join(held)} is handed on in memory by {stage.name}, "
+                f"never committed; start from {stage.name} instead"
+            )
+    records = _latest_ok_records(ctx, [s.name for s in skipped])
+    frames: dict[str, DataFrame] = {}
+    sources = []
+    for stage in skipped:
+        rec = records.get(stage.name)
+        if rec is None:
+            raise RunFailed(f"cannot resume from {resumed.name}: no successful {stage.name} stage for run_date "
+                            f"{ctx.run_date} in the runs manifest; run without --from-stage")
+        if rec["config_hash"] != ctx.cfg.fingerprint():
+            raise RunFailed(f"cannot resume from {resumed.name}: the config changed since run {rec['run_id']} "
+                            f"committed {stage.name} (hash {rec['config_hash']}, now {ctx.cfg.fingerprint()}); "
+                            "run without --from-stage")
+        versions = json.loads(rec["table_versions"] or "{}")
+        for name in sorted(needed & set(stage.writes) & versions.keys()):
+            _check_unchanged(ctx, name, versions[name], rec["run_id"])
+            frames[name] = ctx.read(name, versions[name])
+        sources.append(f"{stage.name} of run {rec['run_id']}")
+    if "series_stats" in frames:
+        from skuplan.stages.prepare import count_series
+
+        count_series(ctx, frames["series_stats"])
+    ctx.resumed_from = "resumed: reused " + ", ".join(sources)
+    return frames
+
+
+def _latest_ok_records(ctx: RunContext, stage_names: list[str]) -> dict[str, dict]:
+    path = io.table_path(ctx.cfg, "runs")
+    if not DeltaTable.isDeltaTable(ctx.spark, path):
+        return {}
+    rows = (
+        io.read_table(ctx.spark, ctx.cfg, "runs")
+        .where((F.col("run_date") == F.lit(ctx.run_date)) & (F.col("status") == "ok") & F.col("stage").isin(stage_names))
+        .orderBy(F.col("finished_at").desc(), F.col("run_id").desc())
+        .collect()
+    )
+    latest: dict[str, dict] = {}
+    for row in rows:
+        latest.setdefault(row["stage"], row.asDict())
+    return latest
+
+
+def _check_unchanged(ctx: RunContext, name: str, version: int, run_id: str) -> None:
+    """Raise if a commit after `version` may have changed this run_date's rows of table `name`."""
+    history = DeltaTable.forPath(ctx.spark, io.table_path(ctx.cfg, name)).history()
+    later = history.where(F.col("version") > version).select("version", "operation", "operationParameters").collect()
+    day = ctx.run_date.isoformat()
+    for row in sorted(later, key=lambda r: r["version"]):
+        predicate = (row["operationParameters"] or {}).get("predicate")
+        if row["operation"] in _CONTENT_OPERATIONS and (predicate is None or day in predicate):
+            raise RunFailed(
+                f"cannot resume: table {name} differs from what run {run_id} committed (version {version}); "
+                f"version {row['version']} ({row['operation']}) rewrote run_date {day}; run without --from-stage"
+            )
