@@ -10,12 +10,14 @@ Data:
   * UCI Online Retail: Daqing Chen, Sai Liang Sain, Kun Guo (2012), UCI ML Repository dataset 352, CC BY 4.0.
     StockCode x Country x day, top 200 series by training volume (bench/forecast_bench.uci_series), the last
     28 days withheld.
-  * Generator (lib/skuplan/sample/, seeded): items x 4 regions x 730 days, channels aggregated and the
-    calendar gap-filled as the pipeline does (series.aggregate_channels / fill_calendar, here in pandas), the
-    item's category joined (the cold-start profile uses it), the last 28 days withheld.
+  * Generator (lib/skuplan/sample/, seeded): items x 4 regions x 730 days, channels aggregated as the pipeline
+    does (series.aggregate_channels, here in pandas) and gap-filled by SeriesBatch.from_long as the pipeline's
+    SeriesBatch.from_arrow does, the item's category joined (the cold-start profile uses it), the last 28 days
+    withheld.
   * Cold start: the generator's new items (first sale in the last 200 days) seen at several earlier cut-offs,
     each while they have < min_history_days days of history; scored on the 28 days after that cut-off.
 WAPE = sum |yhat - y| / sum y; bias = sum (yhat - y) / sum y; coverage90 = share of days in [q05, q95].
+Timings: SeriesBatch.from_long + forecast_batch (the Spark path builds its batch in the UDF too).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from forecast_bench import UCI_CREDIT, UCI_PATH, cached_sample, uci_series  # noqa: E402
 from skuplan.forecast.config import ForecastConfig  # noqa: E402
 from skuplan.forecast.engine import forecast_batch  # noqa: E402
+from skuplan.series.batch import SeriesBatch  # noqa: E402
 
 KEYS = ["item_id", "region_id"]
 HOLDOUT = 28
@@ -58,20 +61,9 @@ def generator_data(n_series: int, seed: int, out: Path):
     return daily, events
 
 
-def fill_calendar(daily: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-    """Every day from a series' first sale to the cutoff (as series.fill_calendar): missing days 0 units."""
-    d = daily[daily["date"] <= cutoff]
-    first = d.groupby(KEYS, as_index=False)["date"].min().rename(columns={"date": "first"})
-    n = ((cutoff - first["first"]).dt.days + 1).to_numpy()
-    grid = first.loc[first.index.repeat(n), KEYS].reset_index(drop=True)
-    grid["date"] = np.repeat(first["first"].to_numpy(), n) + pd.to_timedelta(
-        np.concatenate([np.arange(k) for k in n]), unit="D"
-    )
-    out = grid.merge(d, on=[*KEYS, "date"], how="left")
-    out["units"] = out["units"].fillna(0.0)
-    out["promo"] = out["promo"].fillna(0.0)
-    out["category"] = out.groupby(KEYS)["category"].transform("first")
-    return out
+def history(daily: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """The rows up to the cutoff: the series that have sold by then (SeriesBatch.from_long fills their gaps)."""
+    return daily[daily["date"] <= cutoff].reset_index(drop=True)
 
 
 def actuals_after(daily: pd.DataFrame, cutoff: pd.Timestamp, keys: pd.DataFrame) -> pd.DataFrame:
@@ -114,14 +106,14 @@ def timed(hist, cfg, cutoff, events=None, repeat=1):
     best, res = np.inf, None
     for _ in range(repeat):
         t = time.process_time()
-        res = forecast_batch(hist, cfg, cutoff, events=events)
+        res = forecast_batch(SeriesBatch.from_long(hist, cutoff), cfg, events=events)
         best = min(best, time.process_time() - t)
     return res, best
 
 
 def compare(label: str, hist, actual, cutoff, events, repeat: int) -> dict:
     cfg_auto, cfg_reg = ForecastConfig(), ForecastConfig(model="regression")
-    forecast_batch(hist.head(2000), cfg_auto, cutoff, events=events)  # first-call imports, untimed
+    timed(hist.head(2000), cfg_auto, cutoff, events)  # first-call imports, untimed
     auto, t_auto = timed(hist, cfg_auto, cutoff, events, repeat)
     reg, t_reg = timed(hist, cfg_reg, cutoff, events, repeat)
     ja, jr = joined(auto, actual), joined(reg, actual)
@@ -153,10 +145,10 @@ def cold_start_eval(daily, events, cfg, category: bool = True) -> dict:
         cold = age[(age >= 1) & (age < cfg.min_history_days)].reset_index()[KEYS]
         if cold.empty:
             continue
-        hist = fill_calendar(daily, cutoff)
+        hist = history(daily, cutoff)
         if not category:
             hist = hist.drop(columns="category")
-        res = forecast_batch(hist, cfg, cutoff, events=events)
+        res = forecast_batch(SeriesBatch.from_long(hist, cutoff), cfg, events=events)
         st = res.status.merge(cold, on=KEYS)
         st = st[st["model"] == "mean"]
         j = joined(res, actuals_after(daily, cutoff, st)).merge(st[KEYS], on=KEYS)
@@ -190,7 +182,7 @@ def main() -> None:
 
     daily, events = generator_data(args.series, args.seed, out)
     cutoff = daily["date"].max() - pd.Timedelta(days=HOLDOUT)
-    hist = fill_calendar(daily, cutoff)
+    hist = history(daily, cutoff)
     actual = actuals_after(daily, cutoff, hist[KEYS].drop_duplicates())
     gen = compare(f"generator sample (seed {args.seed})", hist, actual, cutoff, events, args.repeat)
 

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 from skuplan.inventory.config import InventoryConfig, ReplayConfig  # noqa: E402
 from skuplan.inventory.replay import protection_horizon, replay_holdout, rolling_stats  # noqa: E402
 from skuplan.inventory.segments import abc_xyz  # noqa: E402
+from skuplan.series.batch import SeriesBatch  # noqa: E402
 
 ITEM_COLS = [
     "item_id", "unit_cost", "holding_rate", "order_cost", "lead_time_days", "lead_time_std_days",
@@ -59,7 +60,8 @@ def sample_data(n_items: int, n_regions: int, seed: int, kind: str):
     daily = sales.groupby(["item_id", "region_id", "date"], as_index=False).agg(
         units=("units", "sum"), promo=("promo", "max"), price=("price", "mean")
     )
-    # Gap-fill every series over the whole calendar (what skuplan.series does upstream).
+    # One calendar for every series, from the sample's first day (a series launched later has zero sales
+    # before its launch); prices carried over the gaps, as the engine's planned future frame needs them.
     days = pd.date_range(daily["date"].min(), daily["date"].max(), freq="D")
     keys = daily[["item_id", "region_id"]].drop_duplicates()
     grid = keys.merge(pd.DataFrame({"date": days}), how="cross")
@@ -91,7 +93,7 @@ class EngineStats:
         fcfg = ForecastConfig(horizon_days=horizon)
         if folds is not None:  # more folds: the error profile sees more of the year (festivals, seasons)
             fcfg = fcfg.model_copy(update={"backtest": BacktestConfig(**{**fcfg.backtest.model_dump(), "folds": folds})})
-        self.forecast_batch, self.fcfg = forecast_batch, fcfg
+        self.forecast_batch, self.batch_of, self.fcfg = forecast_batch, SeriesBatch.from_long, fcfg
         self.hist = hist.sort_values(["item_id", "region_id", "date"]).reset_index(drop=True)
         self.dates = pd.DatetimeIndex(sorted(self.hist["date"].unique()))
         self.events, self.cfg, self.horizon = events, cfg, horizon
@@ -106,7 +108,7 @@ class EngineStats:
             past = h[h["date"] <= cutoff]
             fut = h[(h["date"] > cutoff) & (h["date"] <= cutoff + pd.Timedelta(days=self.horizon))]
             fut = fut[["item_id", "region_id", "date", "promo", "price"]]
-            res = self.forecast_batch(past, self.fcfg, cutoff, self.events, fut)
+            res = self.forecast_batch(self.batch_of(past, cutoff), self.fcfg, self.events, fut)
             fc = res.forecasts.pivot_table(index=["item_id", "region_id"], columns="date", values="yhat")
             idx = pd.MultiIndex.from_frame(keys[["item_id", "region_id"]])
             self.cache[col] = (fc.reindex(idx).to_numpy(dtype=float), self._sigmas(res).reindex(idx))
@@ -266,11 +268,12 @@ def main() -> None:
     )
     results = {}
     daily = hist[["item_id", "region_id", "date", "units"]]
+    batch = SeriesBatch.from_long(daily, daily["date"].max())
     for target, col, expected in (
         ("fill_rate", "fill_rate", "expected_fill_rate"),
         ("csl", "csl", "expected_csl"),
     ):
-        res = replay_holdout(daily, items.assign(service_type=target), cfg, stats_at)
+        res = replay_holdout(batch, items.assign(service_type=target), cfg, stats_at)
         results[target] = res
         print(f"\n== every series with a {target} target (item service level); pooled by demand class")
         print(res.by_class[["demand_class", "n_series", "fill_rate", "csl", "ready_rate", "total_cost"]].round(4)

@@ -3,7 +3,14 @@
 import numpy as np
 import pandas as pd
 
+from skuplan.series.batch import SeriesBatch
+
 CUTOFF = pd.Timestamp("2024-03-31")
+
+
+def to_batch(frame: pd.DataFrame, cutoff=CUTOFF) -> SeriesBatch:
+    """The SeriesBatch forecast_batch takes, from a long frame of series_frame rows, up to `cutoff`."""
+    return SeriesBatch.from_long(frame, cutoff)
 
 
 def series_frame(item: str, units, region: str = "r1", cutoff=CUTOFF, promo=None, price=10.0, stockout=None):

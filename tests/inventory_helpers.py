@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+from skuplan.inventory.plan import history_rows
+from skuplan.series.batch import SeriesBatch
 
 
 def one_series(**kw) -> pd.DataFrame:
@@ -23,3 +27,13 @@ def history(units: dict[str, list[float]], start: str = "2025-01-01", region: st
         dates = pd.date_range(start, periods=len(u), freq="D")
         rows.append(pd.DataFrame({"item_id": item, "region_id": region, "date": dates, "units": u}))
     return pd.concat(rows, ignore_index=True)
+
+
+def as_batch(history: pd.DataFrame) -> SeriesBatch:
+    """SeriesBatch of a long daily history, cut off at its last date."""
+    return SeriesBatch.from_long(history, history["date"].max())
+
+
+def history_for(stats: pd.DataFrame, history: pd.DataFrame, days: int = 365) -> np.ndarray:
+    """plan_policy's history for the rows of `stats`: the last `days` days of a long daily history."""
+    return history_rows(as_batch(history), stats, days)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast_helpers import CUTOFF, noisy_batch, series_frame
+from forecast_helpers import CUTOFF, noisy_batch, series_frame, to_batch
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import forecast_batch
 from skuplan.forecast.error_profile import MIN_POOL, error_profile, window_mse
@@ -74,7 +74,7 @@ def test_series_without_residuals_get_nan():
 def test_engine_status_has_the_profile_of_the_chosen_model():
     cold = series_frame("cold", np.full(10, 4.0), region="r9", cutoff=CUTOFF)
     hist = pd.concat([noisy_batch(n=6, days=200), cold], ignore_index=True)
-    res = forecast_batch(hist, ForecastConfig(), CUTOFF)
+    res = forecast_batch(to_batch(hist), ForecastConfig())
     st = res.status.set_index("item_id")
     ok = st["status"] == "ok"
     assert ok.sum() >= 5

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast_helpers import CUTOFF, noisy_batch, series_frame
+from forecast_helpers import CUTOFF, noisy_batch, series_frame, to_batch
 from skuplan.forecast import models
 from skuplan.forecast.base import Model
 from skuplan.forecast.config import ForecastConfig
@@ -29,7 +29,7 @@ def test_seasonal_naive_exact_on_pure_weekly_pattern():
     week = np.arange(1.0, 8.0)
     hist = series_frame("a", np.tile(week, 20))  # history ends on a 7
     cfg = ForecastConfig(model="seasonal_naive", horizon_days=14)
-    res = forecast_batch(hist, cfg, CUTOFF)
+    res = forecast_batch(to_batch(hist), cfg)
     _check_contract(res, cfg)
     np.testing.assert_array_equal(res.forecasts["yhat"], np.tile(week, 2))
     # zero backtest residuals -> degenerate interval, and perfect metrics
@@ -41,7 +41,7 @@ def test_seasonal_naive_exact_on_pure_weekly_pattern():
 def test_auto_contract_dates_and_selection():
     hist = noisy_batch()
     cfg = ForecastConfig()
-    res = forecast_batch(hist, cfg, CUTOFF)
+    res = forecast_batch(to_batch(hist), cfg)
     _check_contract(res, cfg)
     assert len(res.forecasts) == 6 * 28 and len(res.status) == 6
     assert set(res.status["status"]) == {"ok"}
@@ -59,8 +59,8 @@ def test_auto_contract_dates_and_selection():
 def test_determinism_and_canonical_order():
     hist = noisy_batch(seed=3)
     cfg = ForecastConfig()
-    a = forecast_batch(hist, cfg, CUTOFF)
-    b = forecast_batch(hist.sample(frac=1.0, random_state=1), cfg, CUTOFF)
+    a = forecast_batch(to_batch(hist), cfg)
+    b = forecast_batch(to_batch(hist.sample(frac=1.0, random_state=1)), cfg)
     for x, y in zip(a, b, strict=True):
         pd.testing.assert_frame_equal(x, y)
 
@@ -93,7 +93,7 @@ def test_backtest_folds_never_see_their_future(monkeypatch):
     _BatchRecorder.seen.clear()
     hist = series_frame("a", np.arange(1.0, 201.0))  # units = day number: a model's max(y) is its last day
     cfg = ForecastConfig(candidates=["ets", "seasonal_naive"], backtest_slow_models=True)
-    res = forecast_batch(hist, cfg, CUTOFF)
+    res = forecast_batch(to_batch(hist), cfg)
     expected_ends = [200 - 28 - 56, 200 - 28 - 28, 200 - 28, 200]  # 3 folds + the final fit
     for seen in (_Recorder.seen, _BatchRecorder.seen):
         assert sorted(n for n, _ in seen) == expected_ends
@@ -118,8 +118,8 @@ def test_poison_series_fall_back_and_neighbours_unchanged():
         ]
     )
     cfg = ForecastConfig()
-    base = forecast_batch(good, cfg, CUTOFF)
-    mixed = forecast_batch(pd.concat([poison, good], ignore_index=True), cfg, CUTOFF)
+    base = forecast_batch(to_batch(good), cfg)
+    mixed = forecast_batch(to_batch(pd.concat([poison, good], ignore_index=True)), cfg)
     _check_contract(mixed, cfg)
     st = mixed.status.set_index("item_id")
     assert st.loc["p_nan", "status"] == "failed" and "NaN" in st.loc["p_nan", "message"]
@@ -138,6 +138,30 @@ def test_poison_series_fall_back_and_neighbours_unchanged():
     )
 
 
+def test_series_with_rows_only_after_the_cutoff_is_reported():
+    late = series_frame("late", np.ones(4), cutoff=CUTOFF + pd.Timedelta(days=4))
+    res = forecast_batch(to_batch(pd.concat([noisy_batch(n=2), late], ignore_index=True)), ForecastConfig())
+    st = res.status.set_index("item_id")
+    assert st.loc["late", "status"] == "failed" and st.loc["late", "model"] == "zero"
+    assert st.loc["late", "message"].startswith("no finite units on or before the cutoff")
+    assert st.loc["late", "n_obs"] == 0 and (res.forecasts.query("item_id == 'late'")["yhat"] == 0).all()
+
+
+def test_non_finite_forecast_of_a_vectorized_model_fails_only_its_series(monkeypatch):
+    class Holey(models.MovingAverage):
+        @staticmethod
+        def batch(view, cfg):
+            out = models.MovingAverage.batch(view, cfg)
+            out["yhat"][:, 0] = np.nan
+            return out
+
+    monkeypatch.setitem(models.REGISTRY, "moving_average", models.ModelSpec(lambda c: Holey(), 1))
+    res = forecast_batch(to_batch(noisy_batch(n=3)), ForecastConfig(model="moving_average"))
+    st = res.status.set_index("item_id")
+    assert st.loc["item00", "status"] == "failed" and "non-finite forecast" in st.loc["item00", "message"]
+    assert (st.drop("item00")["status"] == "ok").all()
+
+
 def test_model_failure_is_isolated(monkeypatch):
     real = models.REGISTRY["regression"]
 
@@ -151,19 +175,19 @@ def test_model_failure_is_isolated(monkeypatch):
     bad = np.full(120, 4.0)
     bad[-1] = 777.0
     hist = pd.concat([series_frame("bad", bad), noisy_batch(n=3, days=120)], ignore_index=True)
-    res = forecast_batch(hist, ForecastConfig(model="regression"), CUTOFF)
+    res = forecast_batch(to_batch(hist), ForecastConfig(model="regression"))
     st = res.status.set_index("item_id")
     assert st.loc["bad", "status"] == "failed" and "boom on 777" in st.loc["bad", "message"]
     assert st.loc["bad", "model"] == "seasonal_naive"
     assert (st.drop("bad")["status"] == "ok").all()
-    alone = forecast_batch(noisy_batch(n=3, days=120), ForecastConfig(model="regression"), CUTOFF)
+    alone = forecast_batch(to_batch(noisy_batch(n=3, days=120)), ForecastConfig(model="regression"))
     keep = res.forecasts["item_id"] != "bad"
     pd.testing.assert_frame_equal(res.forecasts[keep].reset_index(drop=True), alone.forecasts, rtol=1e-9)
 
 
 def test_cold_start_mean_and_category_profile():
     cold = series_frame("new", [2.0, 4.0] * 5)
-    res = forecast_batch(cold, ForecastConfig(), CUTOFF)
+    res = forecast_batch(to_batch(cold), ForecastConfig())
     assert res.status["status"].tolist() == ["fallback"] and res.status["model"].tolist() == ["mean"]
     # the mean of the last 7 observed days (4, 2, 4, 2, 4, 2, 4); no launched series to learn a growth from
     assert np.allclose(res.forecasts["yhat"], 22 / 7)
@@ -171,7 +195,7 @@ def test_cold_start_mean_and_category_profile():
     # w = n / (n + 7) = 10 / 17
     old = series_frame("old", np.full(120, 17.0), region="r1")
     both = pd.concat([cold, old], ignore_index=True).assign(category="shoes")
-    yhat = forecast_batch(both, ForecastConfig(), CUTOFF).forecasts.query("item_id == 'new'")["yhat"]
+    yhat = forecast_batch(to_batch(both), ForecastConfig()).forecasts.query("item_id == 'new'")["yhat"]
     assert np.allclose(yhat, 10 / 17 * 22 / 7 + 7 / 17 * 17)
 
 
@@ -181,7 +205,7 @@ def test_stockouts_are_not_learned_as_low_demand():
     units[-21:], stock[-21:] = 0.0, True  # three censored weeks at the end
     hist = series_frame("s", units, stockout=stock)
     for model in ("regression", "seasonal_naive", "moving_average"):
-        yhat = forecast_batch(hist, ForecastConfig(model=model), CUTOFF).forecasts["yhat"]
+        yhat = forecast_batch(to_batch(hist), ForecastConfig(model=model)).forecasts["yhat"]
         assert yhat.between(9.0, 11.5).all(), model
 
 
@@ -199,7 +223,7 @@ def test_event_uplift_hint_and_future_promo():
         {"item_id": "e", "region_id": "r1", "date": [CUTOFF + pd.Timedelta(days=9)], "promo": 1.0}
     )
     cfg = ForecastConfig(model="regression")
-    f = forecast_batch(hist, cfg, CUTOFF, events=events, future=future).forecasts.set_index("date")["yhat"]
+    f = forecast_batch(to_batch(hist), cfg, events=events, future=future).forecasts.set_index("date")["yhat"]
     normal = f.drop([day, CUTOFF + pd.Timedelta(days=9)]).median()
     assert 1.7 < f[day] / normal < 2.4  # never seen in training: the hint is the prior
     assert 1.6 < f[CUTOFF + pd.Timedelta(days=9)] / normal < 2.4  # learned promo lift, planned in `future`
@@ -210,7 +234,7 @@ def test_quantiles_monotone_nonnegative_on_sparse_data():
     rng = np.random.default_rng(5)
     parts = [series_frame(f"s{i}", rng.poisson(0.2, 120) * rng.integers(1, 9, 120)) for i in range(8)]
     cfg = ForecastConfig(quantiles=[0.1, 0.5, 0.8, 0.975])
-    res = forecast_batch(pd.concat(parts, ignore_index=True), cfg, CUTOFF)
+    res = forecast_batch(to_batch(pd.concat(parts, ignore_index=True)), cfg)
     q = res.forecasts[["q10", "q50", "q80", "q97_5"]].to_numpy()
     assert (q >= 0).all() and (np.diff(q, axis=1) >= 0).all()
     assert set(res.status["demand_class"]) <= {"intermittent", "lumpy"}
@@ -228,13 +252,13 @@ def test_quantiles_monotone_nonnegative_on_sparse_data():
 )
 def test_malformed_frames_raise_with_the_column_and_fix(mutate, needle):
     with pytest.raises(ValueError, match=None) as exc:
-        forecast_batch(mutate(series_frame("a", np.ones(40))), ForecastConfig(), CUTOFF)
+        forecast_batch(to_batch(mutate(series_frame("a", np.ones(40)))), ForecastConfig())
     assert needle in str(exc.value)
 
 
 def test_empty_history_gives_empty_frames():
     hist = series_frame("a", np.ones(3)).iloc[:0]
-    res = forecast_batch(hist, ForecastConfig(), CUTOFF)
+    res = forecast_batch(to_batch(hist), ForecastConfig())
     assert all(len(f) == 0 for f in res)
     _check_contract(res, ForecastConfig())
 
@@ -251,7 +275,7 @@ def test_interval_coverage_near_nominal_on_holdout():
         y = rng.negative_binomial(4, 4 / (4 + mu)).astype(float)
         parts.append(series_frame(f"s{i:03d}", y, cutoff=CUTOFF + pd.Timedelta(days=28)))
     full = pd.concat(parts, ignore_index=True)
-    res = forecast_batch(full[full["date"] <= CUTOFF], ForecastConfig(), CUTOFF)
+    res = forecast_batch(to_batch(full[full["date"] <= CUTOFF]), ForecastConfig())
     j = res.forecasts.merge(full, on=["item_id", "region_id", "date"])
     coverage = ((j["units"] >= j["q05"]) & (j["units"] <= j["q95"])).mean()
     assert 0.87 <= coverage <= 0.93, coverage

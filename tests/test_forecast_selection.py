@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from forecast_helpers import CUTOFF, noisy_batch, series_frame
+from forecast_helpers import CUTOFF, noisy_batch, series_frame, to_batch
 from skuplan.forecast import backtest as bt
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import forecast_batch
@@ -52,8 +52,8 @@ def test_select_shrunk_not_scored_and_ties():
 
 def test_engine_selection_modes_agree_with_backtest_functions():
     hist = noisy_batch(n=12, seed=5)
-    per = forecast_batch(hist, ForecastConfig(selection="per_series"), CUTOFF)
-    shr = forecast_batch(hist, ForecastConfig(), CUTOFF)
+    per = forecast_batch(to_batch(hist), ForecastConfig(selection="per_series"))
+    shr = forecast_batch(to_batch(hist), ForecastConfig())
     for res in (per, shr):  # metrics and status name the same selected model
         sel = res.metrics[res.metrics["selected"]].groupby(["item_id", "region_id"])["model"].first()
         assert (res.status.set_index(["item_id", "region_id"])["model"] == sel).all()
@@ -79,9 +79,9 @@ def test_engine_selection_modes_agree_with_backtest_functions():
 def test_ensemble_is_the_mean_of_its_members():
     hist = noisy_batch()
     cfg = ForecastConfig(model="ensemble", ensemble_members=["regression", "tsb"])
-    ens = forecast_batch(hist, cfg, CUTOFF)
-    reg = forecast_batch(hist, ForecastConfig(model="regression"), CUTOFF).forecasts["yhat"]
-    tsb = forecast_batch(hist, ForecastConfig(model="tsb"), CUTOFF).forecasts["yhat"]
+    ens = forecast_batch(to_batch(hist), cfg)
+    reg = forecast_batch(to_batch(hist), ForecastConfig(model="regression")).forecasts["yhat"]
+    tsb = forecast_batch(to_batch(hist), ForecastConfig(model="tsb")).forecasts["yhat"]
     np.testing.assert_array_equal(ens.forecasts["yhat"], (reg + tsb) / 2)
     assert set(ens.status["model"]) == {"ensemble"} and set(ens.status["status"]) == {"ok"}
     # its own backtest (3 folds per series) and conformal interval around its own forecast
@@ -109,17 +109,17 @@ def _launch_batch(first: float, later: float, n_launched: int = 24) -> pd.DataFr
 
 
 def test_cold_start_learns_the_launch_growth_of_the_batch():
-    res = forecast_batch(_launch_batch(2.0, 6.0), ForecastConfig(), CUTOFF)
+    res = forecast_batch(to_batch(_launch_batch(2.0, 6.0)), ForecastConfig())
     st = res.status.set_index("item_id")
     assert st.loc["new", "model"] == "mean"
     # launched series sold 2/day in their first week and 6/day in the next 28 days: growth 3, so 2 * 3
     yhat = res.forecasts.query("item_id == 'new'")["yhat"]
     np.testing.assert_allclose(yhat, 6.0)
     # a decline is not learned (growth is floored at 1): the cold series keeps its own mean
-    yhat = forecast_batch(_launch_batch(6.0, 2.0), ForecastConfig(), CUTOFF).forecasts.query(
+    yhat = forecast_batch(to_batch(_launch_batch(6.0, 2.0)), ForecastConfig()).forecasts.query(
         "item_id == 'new'"
     )
     np.testing.assert_allclose(yhat["yhat"], 6.0)
     # too few launched series to learn from: no growth
-    few = forecast_batch(_launch_batch(2.0, 6.0, n_launched=5), ForecastConfig(), CUTOFF).forecasts
+    few = forecast_batch(to_batch(_launch_batch(2.0, 6.0, n_launched=5)), ForecastConfig()).forecasts
     np.testing.assert_allclose(few.query("item_id == 'new'")["yhat"], 2.0)

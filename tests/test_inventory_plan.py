@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from inventory_helpers import history as _history
-from inventory_helpers import one_series
+from inventory_helpers import history_for, one_series
 from skuplan.inventory import PLAN_COLUMNS, InventoryConfig, plan_policy
 from skuplan.inventory import empirical as emp
 from skuplan.inventory.safety_stock import sigma_ltd, z_for_csl
@@ -140,7 +140,7 @@ def test_bootstrap_constant_history_and_batch_independence():
     # Constant 2/day, fixed lead time: every resampled protection demand is exactly 2 * (L + 1).
     hist = _history({"i1": [2.0] * 100})
     row = one_series(mean_daily_demand=2.0, sigma_daily=0.0, lead_time_std_days=0.0, demand_class="lumpy")
-    p = plan_policy(row, cfg, history=hist).iloc[0]
+    p = plan_policy(row, cfg, history=history_for(row, hist)).iloc[0]
     assert p.method == "bootstrap" and p.reorder_point == pytest.approx(12.0) and p.safety_stock == 0.0
 
     rng = np.random.default_rng(0)
@@ -148,14 +148,14 @@ def test_bootstrap_constant_history_and_batch_independence():
     other = list((rng.random(200) < 0.3) * rng.integers(1, 5, 200) * 1.0)
     hist = _history({"i1": lumpy, "i2": other})
     mk = {"mean_daily_demand": np.mean(lumpy), "sigma_daily": np.nan, "demand_class": "lumpy"}
-    alone = plan_policy(one_series(**mk), cfg, history=hist).iloc[0]
+    alone = plan_policy(one_series(**mk), cfg, history=history_for(one_series(**mk), hist)).iloc[0]
     batch = pd.concat(
         [one_series(item_id="i2", mean_daily_demand=1.0, demand_class="lumpy"), one_series(**mk)]
     )
-    together = plan_policy(batch, cfg, history=hist).set_index("item_id").loc["i1"]
+    together = plan_policy(batch, cfg, history=history_for(batch, hist)).set_index("item_id").loc["i1"]
     assert alone.method == "bootstrap"
     assert together.reorder_point == alone.reorder_point  # same draws whichever batch it lands in
-    again = plan_policy(one_series(**mk), cfg, history=hist).iloc[0]
+    again = plan_policy(one_series(**mk), cfg, history=history_for(one_series(**mk), hist)).iloc[0]
     assert again.reorder_point == alone.reorder_point
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast_helpers import CUTOFF, noisy_batch, series_frame
+from forecast_helpers import CUTOFF, noisy_batch, series_frame, to_batch
 from inventory_helpers import one_series
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import forecast_batch
@@ -89,14 +89,14 @@ def test_nightly_policy_stage_takes_sigma_from_the_status_profile(spark):
     from pyspark.sql import functions as F
 
     from skuplan.inventory.spark import policy_stage
-    from skuplan.series.spark import series_stats
+    from skuplan.series.spark import series_arrays, series_stats
 
     hist = pd.concat(
         [noisy_batch(n=12, days=200, seed=5), series_frame("cold", np.full(10, 4.0), region="r9")],
         ignore_index=True,
     )
     fcfg = ForecastConfig()
-    res = forecast_batch(hist, fcfg, CUTOFF)
+    res = forecast_batch(to_batch(hist), fcfg)
     status = res.status.copy()
     keys = status[["item_id", "region_id"]]
     items = pd.DataFrame({
@@ -109,11 +109,12 @@ def test_nightly_policy_stage_takes_sigma_from_the_status_profile(spark):
     forecasts_df = spark.createDataFrame(res.forecasts).withColumn("date", day)
     status_df = spark.createDataFrame(status)
     stats_df = series_stats(history_df, CUTOFF.date())
+    arrays_df = series_arrays(history_df, CUTOFF.date(), fcfg.max_history_days)
     inventory_df = spark.createDataFrame(keys.assign(on_hand=0.0))
     # every series on sQ with the normal method and no undershoot:
     # sigma_protection = max(sigma_1, band sigma) * L^gamma, the band sigma from the q05-q95 spread
     cfg = InventoryConfig(policy="sQ", undershoot="none", empirical_classes=[], replay=ReplayConfig(enabled=False))
-    out = policy_stage(forecasts_df, status_df, stats_df, history_df, spark.createDataFrame(items), inventory_df,
+    out = policy_stage(forecasts_df, status_df, stats_df, arrays_df, spark.createDataFrame(items), inventory_df,
                        cfg, fcfg, run_date=(CUTOFF + pd.Timedelta(days=1)).date())  # fmt: skip
     plan = out["inventory_policy"].toPandas().set_index("item_id")
     st = status.set_index("item_id")

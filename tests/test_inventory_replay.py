@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inventory_helpers import history
+from inventory_helpers import as_batch, history
 from skuplan.inventory import InventoryConfig
 from skuplan.inventory.replay import replay_holdout, simulate
 
@@ -86,7 +86,7 @@ def test_replay_holdout_on_stationary_series_meets_model():
                           "lead_time_days": 4.0, "lead_time_std_days": 0.0, "service_level": 0.95,
                           "service_type": "csl", "moq": 1.0, "pack_size": 1.0})  # fmt: skip
     cfg = InventoryConfig(policy="RS", replay={"holdout_days": 182, "fit_window_days": 182})
-    res = replay_holdout(hist, items, cfg)
+    res = replay_holdout(as_batch(hist), items, cfg)
     assert len(res.metrics) == 30 and set(res.by_class["demand_class"]) == {"smooth"}
     pooled = res.by_policy.iloc[0]
     assert pooled["csl"] == pytest.approx(0.95, abs=0.03)  # ~780 cycles: binomial sd ~0.8 pp

@@ -6,8 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from inventory_helpers import as_batch, history
 from skuplan.inventory import InventoryConfig, abc_class, abc_xyz, kmeans_segments, xyz_class
-from skuplan.inventory.segments import cum_share_before, demand_class, features_from_array, silhouette
+from skuplan.inventory.segments import (
+    cum_share_before,
+    demand_class,
+    features_from_array,
+    segment_features,
+    silhouette,
+)
 
 
 def test_abc_uses_share_of_series_ranked_above():
@@ -46,6 +53,21 @@ def test_features_by_construction():
     assert f.loc[1, "cv"] == 0.0 and f.loc[1, "trend"] == 0.0 and f.loc[2, "trend"] > 0
     assert f.loc[3, "adi"] == pytest.approx(182 / 37) and f.loc[3, "demand_class"] == "lumpy"
     assert f.loc[1, "demand_class"] == "smooth"
+
+
+def test_segment_features_read_the_zero_filled_window_of_a_batch():
+    # 28 days to the cutoff; "late" starts 10 days before it, "neg" has returns (negative units count as 0).
+    hist = pd.concat([
+        history({"full": list(np.arange(1.0, 29.0))}), history({"late": [3.0] * 10}, start="2025-01-19"),
+        history({"neg": [2.0, -5.0] * 14}),
+    ])  # fmt: skip
+    out = segment_features(as_batch(hist), window_days=21, bucket_days=7)
+    assert list(out["item_id"]) == ["full", "late", "neg"] and (out["region_id"] == "r1").all()
+    x = np.zeros((3, 21))
+    x[0], x[1, -10:], x[2] = np.arange(8.0, 29.0), 3.0, [0.0, 2.0] * 10 + [0.0]
+    pd.testing.assert_frame_equal(out.drop(columns=["item_id", "region_id"]), features_from_array(x, 7))
+    year = segment_features(as_batch(hist))  # window longer than the history: zeros before it
+    assert year.loc[0, "volume"] == pytest.approx(406.0 / 364)
 
 
 def test_silhouette_hand_computed():

@@ -16,8 +16,9 @@ from pyspark.sql import types as T
 
 from skuplan import io
 from skuplan.config import load_config
+from skuplan.contracts import contract
 from skuplan.report import write_report
-from skuplan.schemas import RUNS
+from skuplan.schemas import RUNS, struct_type
 
 RUN_DATE = dt.date(2026, 1, 1)
 OLD_RUN = dt.date(2025, 12, 25)
@@ -25,11 +26,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 BLUE_RGB = (0x2F, 0x6D, 0xB5)  # skuplan.report.BLUE: bars and forecast lines
 
 SERIES = [("SKU001", "R01", 40.0), ("SKU001", "R02", 25.0), ("SKU002", "R01", 12.0), ("SKU003", "R02", 3.0)]
-S, D, INT = T.StringType(), T.DoubleType(), T.IntegerType()
+QUANTILES = (0.05, 0.5, 0.95)
 
 
-def _schema(*fields: tuple[str, T.DataType]) -> T.StructType:
-    return T.StructType([T.StructField(name, dtype, True) for name, dtype in fields])
+def _schema(table: str, *names: str) -> T.StructType:
+    """The contract's types for the named columns: the fixtures write part of each table on purpose."""
+    full = contract(table, quantiles=QUANTILES) if table == "forecasts" else contract(table)
+    return struct_type(full.subset(names), all_nullable=True)
 
 
 def _write(spark, cfg, name, rows, schema, run_date=RUN_DATE):
@@ -61,20 +64,11 @@ def _forecasts(spark, cfg, with_quantiles=True):
             rows.append(
                 (item, region, RUN_DATE + dt.timedelta(days=h), yhat, 0.6 * yhat, yhat, 1.5 * yhat, "sba")
             )
-    fields = [
-        ("item_id", S),
-        ("region_id", S),
-        ("date", T.DateType()),
-        ("yhat", D),
-        ("q05", D),
-        ("q50", D),
-        ("q95", D),
-        ("model", S),
-    ]
+    fields = ["item_id", "region_id", "date", "yhat", "q05", "q50", "q95", "model"]
     if not with_quantiles:
         rows = [(r[0], r[1], r[2], r[3], r[7]) for r in rows]
-        fields = [f for f in fields if f[0] not in ("q05", "q50", "q95")]
-    _write(spark, cfg, "forecasts", rows, _schema(*fields))
+        fields = [f for f in fields if f not in ("q05", "q50", "q95")]
+    _write(spark, cfg, "forecasts", rows, _schema("forecasts", *fields))
     # An older run_date with a huge series: must not leak into this run's page.
     _write(
         spark,
@@ -83,7 +77,7 @@ def _forecasts(spark, cfg, with_quantiles=True):
         [("SKU999", "R09", OLD_RUN, 1e6, 1e6, 1e6, 1e6, "x")]
         if with_quantiles
         else [("SKU999", "R09", OLD_RUN, 1e6, "x")],
-        _schema(*fields),
+        _schema("forecasts", *fields),
         run_date=OLD_RUN,
     )
 
@@ -111,15 +105,7 @@ def full_env(spark, tmp_path_factory, repo_root):
             ("SKU002", "R01", "sba", "fallback", "short", 20, "intermittent"),
             ("SKU003", "R02", "sba", "ok", "", 120, "lumpy"),
         ],
-        _schema(
-            ("item_id", S),
-            ("region_id", S),
-            ("model", S),
-            ("status", S),
-            ("message", S),
-            ("n_obs", INT),
-            ("demand_class", S),
-        ),
+        _schema("forecast_status", "item_id", "region_id", "model", "status", "message", "n_obs", "demand_class"),
     )
     # Selected model: smooth WAPEs 0.2 and 0.4 (mean 30.0%); the rejected model's 0.9 must be ignored.
     metrics = []
@@ -137,14 +123,7 @@ def full_env(spark, tmp_path_factory, repo_root):
         cfg,
         "forecast_metrics",
         metrics,
-        _schema(
-            ("item_id", S),
-            ("region_id", S),
-            ("model", S),
-            ("fold", INT),
-            ("wape", D),
-            ("selected", T.BooleanType()),
-        ),
+        _schema("forecast_metrics", "item_id", "region_id", "model", "fold", "wape", "selected"),
     )
     _write(
         spark,
@@ -156,21 +135,14 @@ def full_env(spark, tmp_path_factory, repo_root):
             ("SKU002", "R01", 12.0, 9.0, "B", "Z"),
             ("SKU003", "R02", 3.0, 4.0, "C", "Z"),
         ],
-        _schema(
-            ("item_id", S),
-            ("region_id", S),
-            ("mean_daily_demand", D),
-            ("safety_stock", D),
-            ("abc", S),
-            ("xyz", S),
-        ),
+        _schema("inventory_policy", "item_id", "region_id", "mean_daily_demand", "safety_stock", "abc", "xyz"),
     )
     _write(
         spark,
         cfg,
         "replenishment",
         [("SKU001", "R01", 100.0, 240.0, "below_rop"), ("SKU002", "R01", 50.0, 0.0, "ok")],
-        _schema(("item_id", S), ("region_id", S), ("inventory_position", D), ("order_qty", D), ("reason", S)),
+        _schema("replenishment", "item_id", "region_id", "inventory_position", "order_qty", "reason"),
     )
     _write(
         spark,
@@ -182,14 +154,7 @@ def full_env(spark, tmp_path_factory, repo_root):
             ("SKU002", "R01", "stockout_risk", "medium", 1.0, 2.0),
             ("SKU003", "R02", "excess", "low", 90.0, 60.0),
         ],
-        _schema(
-            ("item_id", S),
-            ("region_id", S),
-            ("alert_type", S),
-            ("severity", S),
-            ("value", D),
-            ("threshold", D),
-        ),
+        _schema("alerts", "item_id", "region_id", "alert_type", "severity", "value", "threshold"),
     )
     _write(
         spark,
@@ -200,14 +165,8 @@ def full_env(spark, tmp_path_factory, repo_root):
             ("SKU001", "R02", 10.0, 20.0, 0.93, 500.0),
             ("SKU002", "R01", 4.0, float("inf"), 0.9, 250.0),
         ],
-        _schema(
-            ("item_id", S),
-            ("region_id", S),
-            ("turnover", D),
-            ("days_of_supply", D),
-            ("projected_fill_rate", D),
-            ("inventory_value", D),
-        ),
+        _schema("kpis", "item_id", "region_id", "turnover", "days_of_supply", "projected_fill_rate",
+                "inventory_value"),
     )
     # R01: 30 allocated, 10 short -> 75.0%; R02: 50 allocated, none short -> 100.0%.
     _write(
@@ -219,16 +178,7 @@ def full_env(spark, tmp_path_factory, repo_root):
             ("SKU002", "DC2", "R01", 10.0, 1.5, 10.0, "optimal", ""),
             ("SKU001", "DC1", "R02", 50.0, 1.0, 0.0, "optimal", ""),
         ],
-        _schema(
-            ("item_id", S),
-            ("dc_id", S),
-            ("region_id", S),
-            ("units", D),
-            ("unit_cost", D),
-            ("shortage_units", D),
-            ("lp_status", S),
-            ("message", S),
-        ),
+        _schema("allocation", *contract("allocation").names),
     )
     _write(
         spark,
@@ -239,21 +189,14 @@ def full_env(spark, tmp_path_factory, repo_root):
             ("SKU001", "R02", 0.91, 0.95, "AY", "smooth"),
             ("SKU002", "R01", 0.88, 0.90, "BZ", "intermittent"),
         ],
-        _schema(
-            ("item_id", S),
-            ("region_id", S),
-            ("achieved_fill_rate", D),
-            ("target", D),
-            ("segment", S),
-            ("demand_class", S),
-        ),
+        _schema("policy_backtest", "item_id", "region_id", "fill_rate", "service_level", "segment", "demand_class"),
     )
     _write(
         spark,
         cfg,
         "quarantine",
         [("sales", "{}", "negative_units", "units < 0")],
-        _schema(("source", S), ("payload", S), ("reason_code", S), ("reason", S)),
+        _schema("quarantine", "source", "payload", "reason_code", "reason"),
     )
     now = dt.datetime(2026, 1, 1, 3, 0)
     manifest = [

@@ -168,8 +168,8 @@ def table_comment(table: str) -> str:
 def column_comments(table: str, columns: Iterable[str]) -> dict[str, str]:
     """Delta column comments of an output table, for the given columns that its contract declares."""
     columns = list(columns)
-    if table not in OUTPUT_CONTRACTS:
-        return {}
+    if table not in OUTPUT_CONTRACTS:  # staged tables: only the partition column is described
+        return {"run_date": RUN_DATE_COMMENT} if "run_date" in columns else {}
     quantiles = quantile_levels(columns) if table in _QUANTILE_TABLES else None
     known = {c.name: c.comment for c in contract(table, quantiles=quantiles).columns}
     known.setdefault("run_date", RUN_DATE_COMMENT)

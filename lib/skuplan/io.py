@@ -13,7 +13,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from skuplan.config import Config, validate_path
-from skuplan.schemas import COLUMN_COMMENTS, INPUT_COLUMNS, OPTIONAL_DEFAULTS, TABLE_COMMENTS
+from skuplan.contracts import OPTIONAL_DEFAULTS, column_comments, table_comment
+from skuplan.schemas import INPUT_COLUMNS
 
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -152,15 +153,18 @@ def _create_if_absent(df: DataFrame, path: str, name: str, partitioned: bool) ->
     spark = df.sparkSession
     if DeltaTable.isDeltaTable(spark, path):
         return
+    comments = column_comments(name, [*df.columns, "run_date"])
+    # Every column is created nullable, whatever the contract declares: the tables have always been written so,
+    # and tightening a column would make Delta reject the next write of an older frame.
     fields = [
-        T.StructField(f.name, f.dataType, True, {"comment": COLUMN_COMMENTS[f.name]} if f.name in COLUMN_COMMENTS else {})
+        T.StructField(f.name, f.dataType, True, {"comment": comments[f.name]} if f.name in comments else {})
         for f in df.schema.fields
         if not (partitioned and f.name == "run_date")
     ]
-    builder = DeltaTable.createIfNotExists(spark).location(path).comment(TABLE_COMMENTS.get(name, name))
+    builder = DeltaTable.createIfNotExists(spark).location(path).comment(table_comment(name))
     builder = builder.addColumns(T.StructType(fields))
     if partitioned:
-        comment = COLUMN_COMMENTS["run_date"]
+        comment = comments["run_date"]
         builder = builder.addColumn("run_date", "DATE", comment=comment).partitionedBy("run_date")
     builder.execute()
 

@@ -19,17 +19,9 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from skuplan.allocation.build import ROUTE, LPModel, build_model
 from skuplan.allocation.config import AllocationConfig
 from skuplan.allocation.inputs import Encoded, encode
+from skuplan.contracts import contract
 
-OUTPUT_COLUMNS = [
-    "item_id",
-    "dc_id",
-    "region_id",
-    "units",
-    "unit_cost",
-    "shortage_units",
-    "lp_status",
-    "message",
-]
+OUTPUT_COLUMNS = contract("allocation").names
 _SCIPY_STATUS = {0: "optimal", 1: "iteration_limit", 2: "infeasible", 3: "unbounded", 4: "solver_error"}
 _EPS = 1e-9  # below this a flow is solver noise, not an allocation
 

@@ -12,24 +12,15 @@ import datetime as dt
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from skuplan.allocation.config import AllocationConfig
 from skuplan.allocation.lp import solve_allocation
+from skuplan.contracts import check_columns, contract
 from skuplan.faults import maybe_fail_once
+from skuplan.schemas import struct_type
 
-ALLOCATION = T.StructType(
-    [
-        T.StructField("item_id", T.StringType(), False),
-        T.StructField("dc_id", T.StringType(), True),
-        T.StructField("region_id", T.StringType(), False),
-        T.StructField("units", T.DoubleType(), False),
-        T.StructField("unit_cost", T.DoubleType(), True),
-        T.StructField("shortage_units", T.DoubleType(), False),
-        T.StructField("lp_status", T.StringType(), False),
-        T.StructField("message", T.StringType(), True),
-    ]
-)
+# The UDF's schema keeps the contract's non-null columns: solve_allocation fills them on every row.
+ALLOCATION = struct_type(contract("allocation"))
 _PART = "_partition"
 
 
@@ -112,6 +103,7 @@ def solve_partitions(req_df: DataFrame, supply_df: DataFrame, lanes: pd.DataFram
         requirements = group.loc[is_req, ["item_id", "region_id", "requirement", "shortage_penalty"]]
         supply_pd = group.loc[~is_req, ["item_id", "dc_id", "available"]]
         out = solve_allocation(requirements.reset_index(drop=True), supply_pd.reset_index(drop=True), lanes, cfg)
-        return out.reindex(columns=names)
+        check_columns(contract("allocation"), out.columns)
+        return out[names]
 
     return stacked.groupBy(_PART).applyInPandas(solve, schema=ALLOCATION)

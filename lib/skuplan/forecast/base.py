@@ -23,17 +23,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from skuplan.contracts import quantile_column  # the forecasts table's naming; the models import it from here
 from skuplan.forecast.panel import View
-
-
-def quantile_column(q: float) -> str:
-    """0.05 -> "q05", 0.5 -> "q50", 0.95 -> "q95", 0.975 -> "q97_5" (percent, "_" for the decimal point)."""
-    if not 0.0 < q < 1.0:
-        raise ValueError(f"quantile must be in (0, 1), got {q}")
-    pct = round(q * 100, 6)
-    whole = int(pct)
-    frac = f"{pct - whole:.6f}"[2:].rstrip("0")
-    return f"q{whole:02d}" + (f"_{frac}" if frac else "")
 
 
 def check_range(name: str, value: float, lo: float, hi: float, lo_open=False, hi_open=False) -> None:

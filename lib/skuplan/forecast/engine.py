@@ -1,8 +1,9 @@
-"""forecast_batch: many series in, forecasts + status + backtest metrics out. Pure pandas/numpy, no Spark.
+"""forecast_batch: a SeriesBatch in, forecasts + status + backtest metrics out. Pure pandas/numpy, no Spark.
 
-Flow: validate -> pivot (panel) -> screen poison / cold-start series -> classify demand -> for each candidate
-model: rolling-origin backtest + final fit over all its series at once -> per-series selection by backtest
-error -> quantiles (native, else conformal from backtest residuals) -> three frames in canonical order.
+Flow: panel (the batch's blocks + the horizon's regressors) -> screen poison / cold-start series -> classify
+demand -> for each candidate model: fit and forecast from every backtest fold's cut-off and from the cutoff,
+all its series at once -> per-series selection by backtest error -> quantiles (native, else conformal from
+backtest residuals) -> three frames in canonical order.
 One series can never fail the batch: model errors become a fallback forecast and a status row with the message.
 """
 
@@ -21,10 +22,11 @@ from skuplan.forecast.classify import demand_class
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.error_profile import error_profile
 from skuplan.forecast.frames import output_columns
-from skuplan.forecast.models import REGISTRY
-from skuplan.forecast.panel import build_panel, validate_history
+from skuplan.forecast.models import REGISTRY, build
+from skuplan.forecast.panel import build_panel
 from skuplan.forecast.quantiles import finalize
-from skuplan.forecast.runner import context, fallback_quantiles, run_model, select
+from skuplan.forecast.scoring import Ctx, context, fallback_quantiles, score, select
+from skuplan.series.batch import SeriesBatch
 
 __all__ = ["ForecastResult", "forecast_batch", "output_columns", "quantile_column"]
 
@@ -40,26 +42,45 @@ class ForecastResult(NamedTuple):
 
 
 def forecast_batch(
-    history: pd.DataFrame,
+    batch: SeriesBatch,
     cfg: ForecastConfig,
-    cutoff: pd.Timestamp,
     events: pd.DataFrame | None = None,
     future: pd.DataFrame | None = None,
 ) -> ForecastResult:
-    """Forecast every (item_id, region_id) series of `history` for cutoff+1 .. cutoff+horizon_days.
+    """Forecast every series of `batch` for the horizon_days after its cutoff day.
 
-    Raises ValueError only for a malformed frame (missing column, wrong dtype, duplicate rows).
+    events: date, event_name, [region_id], [uplift_hint]; future: item_id, region_id, date, [promo], [price]
+    planned for the horizon. A malformed frame raises where it is built (SeriesBatch.from_long).
     """
-    validate_history(history)
+    levels = np.asarray(cfg.quantiles, dtype=float)
+    H, S = cfg.horizon_days, cfg.backtest.horizon_days
     with _blas_threads(cfg.blas_threads):
-        return _forecast(history, cfg, pd.Timestamp(cutoff).normalize(), events, future)
+        panel = build_panel(batch, H, future, events)
+        scr = fb.screen(panel, cfg)  # from here on, bad and stocked-out days are NaN in panel.y
+        dclass = np.where(scr.kind == "ok", demand_class(panel.y), "unknown").astype(object)
+        ctx = context(panel, cfg, levels, dclass)
+        names, member, cand = _candidates(cfg, scr.kind, dclass)
+        runs = {}  # model name -> its forecasts, backtest residuals and quantiles (scoring.Run)
+        for name, cols in zip(names, map(np.flatnonzero, member), strict=True):  # cols: its candidate series
+            model = build(name, cfg)  # base.BatchModel: fit_predict fits + forecasts a view's series
+            final = model.fit_predict(panel.view(panel.n_hist, H, cols), levels)
+            folds = None  # fold -> (its series, their forecast); None: not backtested (a slow model)
+            if cfg.backtest_slow_models or not REGISTRY[name].slow:
+                folds = {}
+                for k, end in enumerate(ctx.ends):  # rolling origins, oldest first; no day >= end in the view
+                    sel = cols[ctx.eligible[k, cols]]
+                    if len(sel):
+                        folds[k] = (sel, model.fit_predict(panel.view(end, S, sel), levels))
+            runs[name] = score(ctx, name, cols, final, folds, model.native_quantiles)
+        choice, messages = select(names, runs, member, cand, panel.n_series, ctx)
+        return _assemble(ctx, scr, names, member, runs, choice, messages)
 
 
 @contextlib.contextmanager
 def _blas_threads(n: int | None):
     """Cap BLAS threads: Spark already runs one Python worker per core, and a multi-threaded BLAS in each
-    oversubscribes the cores (measured 5x slower on a loaded 2-core machine). threadpoolctl ships with
-    statsforecast; without it the cap is skipped."""
+    oversubscribes the cores (docs/decisions.md, 2026-11-30 "One BLAS thread per forecast worker").
+    threadpoolctl ships with statsforecast; without it the cap is skipped."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover
@@ -72,29 +93,22 @@ def _blas_threads(n: int | None):
         yield
 
 
-def _forecast(history, cfg, cutoff, events, future) -> ForecastResult:
-    levels = np.asarray(cfg.quantiles, dtype=float)
-    H, B = cfg.horizon_days, cfg.backtest
-    panel = build_panel(history, cutoff, H, future, events)
-    N = panel.n_series
-    scr = fb.screen(panel, cfg)
-    ok = scr.kind == "ok"
-    est = np.flatnonzero(ok)
-    dclass = np.where(ok, demand_class(panel.y), "unknown").astype(object)
-
-    # Candidates per series; models in registry order so the loop (and the output) is canonical.
-    cand = {i: cfg.candidates_for(dclass[i]) for i in est}
+def _candidates(cfg: ForecastConfig, kind: np.ndarray, dclass: np.ndarray):
+    """Models to run, in registry order (so the loop and the output are canonical), which series each one
+    runs on (models, N), and each screened-in series' candidate list in order of preference."""
+    cand = {i: cfg.candidates_for(dclass[i]) for i in np.flatnonzero(kind == "ok")}
     names = [m for m in REGISTRY if any(m in c for c in cand.values())]
-    member = np.zeros((len(names), N), dtype=bool)
+    member = np.zeros((len(names), len(kind)), dtype=bool)
     for i, c in cand.items():
         member[[names.index(m) for m in c], i] = True
+    return names, member, cand
 
-    ctx = context(panel, cfg, levels, dclass)
-    runs = {m: run_model(ctx, m, np.flatnonzero(member[k])) for k, m in enumerate(names)}
-    choice, messages = select(names, runs, member, cand, N, ctx)
-    scale, level = ctx.scale, ctx.level
 
-    # Assemble the forecasts of established series from their chosen model.
+def _assemble(ctx: Ctx, scr: fb.Screen, names, member, runs, choice, messages) -> ForecastResult:
+    """The chosen models' forecasts, the fallbacks (series no model could forecast, poison and cold-start
+    series, zero ones), their quantiles, and the three frames."""
+    panel, cfg, levels = ctx.panel, ctx.cfg, ctx.levels
+    H, B, N = cfg.horizon_days, cfg.backtest, panel.n_series
     yhat = np.zeros((H, N))
     q = np.zeros((H, N, len(levels)))
     model = np.full(N, "", dtype=object)
@@ -111,7 +125,7 @@ def _forecast(history, cfg, cutoff, events, future) -> ForecastResult:
         q[:, idx] = run.q[:, idx]
         model[idx], status[idx], message[idx] = m, "ok", messages[idx]
 
-    # Fallbacks: series no model could forecast, poison and cold-start series.
+    ok = scr.kind == "ok"
     failed = ok & (choice < 0)
     status[failed], message[failed] = "failed", messages[failed]
     naive = np.flatnonzero(failed | (scr.kind == "bad"))
@@ -125,19 +139,19 @@ def _forecast(history, cfg, cutoff, events, future) -> ForecastResult:
         # Cold starts have too little history for a scale of their own: the batch's typical scale/level
         # ratio times their forecast level.
         sel = choice >= 0
-        ratio = float(np.median(scale[sel] / np.maximum(level[sel], 1e-9))) if sel.any() else 1.0
-        fall_scale = scale[fall].copy()
+        ratio = float(np.median(ctx.scale[sel] / np.maximum(ctx.level[sel], 1e-9))) if sel.any() else 1.0
+        fall_scale = ctx.scale[fall].copy()
         fall_scale[len(naive) :] = np.maximum(ratio * yhat[:, cold].mean(0), 1e-3)
-        qf = fallback_quantiles(yhat[:, fall], R_sel, scale, fall_scale, levels, H)
+        qf = fallback_quantiles(yhat[:, fall], R_sel, ctx.scale, fall_scale, levels, H)
         q[:, fall] = np.where(ctx.p0[fall][None, :, None] >= levels, 0.0, qf)
     yhat, q = finalize(yhat, q)
     yhat[:, zero], q[:, zero] = 0.0, 0.0
 
     metrics = frames.metrics_frame(ctx, names, runs, member, choice)
     # sigma of forecast-error sums over h days, for the inventory's protection interval (see error_profile).
-    profile = error_profile(np.where(status == "ok", R_sel, np.nan), scale, dclass)
+    profile = error_profile(np.where(status == "ok", R_sel, np.nan), ctx.scale, ctx.dclass)
     return ForecastResult(
         frames.forecasts_frame(panel, cfg, yhat, q, model),
-        frames.status_frame(panel, cfg, model, status, message, scr, dclass, profile),
+        frames.status_frame(panel, cfg, model, status, message, scr, ctx.dclass, profile),
         metrics,
     )

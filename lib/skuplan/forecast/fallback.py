@@ -9,8 +9,7 @@ Kinds, checked in this order (status / model / forecast):
           (launch_growth, >= 1), shrunk toward its (category, region) profile when history has a `category`
           column: yhat = w * own + (1 - w) * profile, w = n / (n + PRIOR_DAYS), profile = mean recent
           (28-day) level of the batch's established series of the same category and region (own when none).
-          Measured on the generator's new items (bench/accuracy_eval.py): bias -0.23 -> -0.12 with a
-          category, -0.40 -> -0.25 without.
+          Why: new items were under-forecast (docs/decisions.md, 2026-11-30 "Cold-start forecasts").
   ok      everything else goes to the models.
 Stockout (censored) and NaN days are masked to NaN in `panel.y` here, once, for every model downstream.
 """
@@ -29,7 +28,7 @@ PRIOR_DAYS = 7.0
 RECENT_DAYS = 7
 MIN_LAUNCHES = 20  # launched series needed to learn the batch's launch growth; fewer -> no growth factor
 # Growth is only ever upward: below 1 it mostly learns that an intermittent series' first day is a sale by
-# definition (measured: it deepened the under-forecast of young items from -0.64 to -0.76 bias).
+# definition, and deepens the under-forecast of young items.
 GROWTH_CLIP = (1.0, 5.0)
 
 

@@ -5,34 +5,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from skuplan.contracts import METRIC_COLUMNS, Contract, contract, pandas_dtype
 from skuplan.forecast import backtest as bt
 from skuplan.forecast.base import quantile_column
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.quantiles import finalize
-from skuplan.forecast.runner import Ctx, eligible
+from skuplan.forecast.scoring import Ctx
 
-METRIC_COLS = ["wape", "mase", "rmsse", "bias", "pinball", "coverage"]
+METRIC_COLS = list(METRIC_COLUMNS)
+# The engine's three frames and the tables they are written to.
+OUTPUT_TABLES = {"forecasts": "forecasts", "status": "forecast_status", "metrics": "forecast_metrics"}
+
+
+def output_contracts(cfg: ForecastConfig) -> dict[str, Contract]:
+    """The contract of each frame (skuplan.contracts), keyed by frame kind; forecasts carries cfg.quantiles."""
+    return {kind: contract(table, quantiles=cfg.quantiles if table == "forecasts" else None)
+            for kind, table in OUTPUT_TABLES.items()}  # fmt: skip
 
 
 def output_columns(cfg: ForecastConfig) -> dict[str, list[tuple[str, str]]]:
-    """(column, pandas dtype) of each frame, in order; the Spark glue maps them to a schema up front.
+    """(column, pandas dtype) of each frame, in order, from the contracts.
 
     "string" columns hold Python str (object dtype); "datetime64[ns]" holds midnight timestamps (a Spark date).
     """
-    keys = [("item_id", "string"), ("region_id", "string")]
-    return {
-        "forecasts": keys
-        + [("date", "datetime64[ns]"), ("yhat", "float64")]
-        + [(quantile_column(q), "float64") for q in cfg.quantiles]
-        + [("model", "string")],
-        "status": keys
-        + [("model", "string"), ("status", "string"), ("message", "string"), ("n_obs", "int64")]
-        + [("demand_class", "string"), ("err_sigma_1d", "float64"), ("err_sum_exponent", "float64")],
-        "metrics": keys
-        + [("model", "string"), ("fold", "int64")]
-        + [(c, "float64") for c in METRIC_COLS]
-        + [("selected", "bool")],
-    }
+    return {kind: [(col.name, pandas_dtype(col)) for col in c.columns] for kind, c in output_contracts(cfg).items()}
 
 
 def _frame(cfg, kind: str, data: dict) -> pd.DataFrame:
@@ -43,9 +39,7 @@ def _frame(cfg, kind: str, data: dict) -> pd.DataFrame:
 
 def metrics_frame(ctx: Ctx, names, runs, member, choice) -> pd.DataFrame:
     panel, cfg, levels, A = ctx.panel, ctx.cfg, ctx.levels, ctx.A
-    B = cfg.backtest
-    ends = bt.fold_ends(panel.n_hist, B.folds, B.horizon_days, B.step_days)
-    elig = eligible(panel, cfg)
+    ends, elig = ctx.ends, ctx.eligible
     parts = []
     for k_fold, end in enumerate(ends):
         if end <= 0:

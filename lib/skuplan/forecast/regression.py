@@ -151,7 +151,7 @@ class Regression(Model):
         if not log_scale:
             return {"yhat": np.clip(mu_f, 0.0, cap)}
         # Duan's smearing: E[y] = exp(mu) * mean(exp(residual)) - 1, robust to non-normal residuals; from the
-        # last SMEAR_DAYS only (the recent regime, and 4x cheaper than the whole history).
+        # last SMEAR_DAYS only (the recent regime, and cheaper than the whole history).
         r = slice(max(T - SMEAR_DAYS, 0), T)
         w = M[r]
         with np.errstate(over="ignore"):

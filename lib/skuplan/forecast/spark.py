@@ -22,8 +22,9 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from skuplan.faults import maybe_fail_once
 from skuplan.forecast.config import ForecastConfig
-from skuplan.forecast.engine import forecast_batch, output_columns
-from skuplan.schemas import struct_from_columns
+from skuplan.forecast.engine import forecast_batch
+from skuplan.forecast.frames import output_contracts
+from skuplan.schemas import struct_type
 from skuplan.series.batch import SeriesBatch, epoch_day
 from skuplan.series.spark import SERIES_KEYS, with_bucket
 
@@ -40,7 +41,7 @@ class ForecastOutputs(NamedTuple):
 
 
 def output_schemas(cfg: ForecastConfig) -> dict[str, T.StructType]:
-    return {kind: struct_from_columns(cols) for kind, cols in output_columns(cfg).items()}
+    return {kind: struct_type(c, all_nullable=True) for kind, c in output_contracts(cfg).items()}
 
 
 def wide_schema(schemas: dict[str, T.StructType]) -> T.StructType:

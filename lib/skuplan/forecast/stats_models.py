@@ -1,10 +1,10 @@
 """ETS and ARIMA through statsforecast's AutoETS / AutoARIMA.
 
 Why statsforecast rather than our own: it is maintained, compiled, selects the model form by AICc and gives
-analytic prediction intervals (our quantiles are then native). Cost is the catch: on 730 daily points AutoETS
-takes ~0.3 s and AutoARIMA ~4 s per series on this machine, 10^4-10^5 times the batch ridge, so both are
-opt-in (never in the default "auto" candidates) and see at most `max_history` days. Univariate: promo and price
-are not used (constant regressors make ARIMA's exogenous fit singular on many SKUs).
+analytic prediction intervals (our quantiles are then native). Cost is the catch: 10^4-10^5 times the batch
+ridge per series (docs/decisions.md, 2026-11-30 "Slow models are opt-in"), so both are opt-in (never in the
+default "auto" candidates) and see at most `max_history` days. Univariate: promo and price are not used
+(constant regressors make ARIMA's exogenous fit singular on many SKUs).
 """
 
 from __future__ import annotations

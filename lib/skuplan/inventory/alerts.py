@@ -23,11 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from skuplan.contracts import contract
 from skuplan.inventory.config import AlertThresholds, InventoryConfig
-from skuplan.inventory.history import KEYS
+from skuplan.series.batch import KEYS
 
 # value / threshold are in the unit of the rule: units (stock levels), days (cover, supply, no sale).
-ALERT_COLUMNS = ["item_id", "region_id", "alert_type", "severity", "value", "threshold", "message"]
+ALERT_COLUMNS = contract("alerts").names
 
 
 def _days_since_last_sale(df: pd.DataFrame, run_date: dt.date, history: pd.DataFrame | None) -> pd.Series:

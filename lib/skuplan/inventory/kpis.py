@@ -5,20 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from skuplan.contracts import contract
 from skuplan.inventory.config import InventoryConfig
-from skuplan.inventory.history import KEYS
+from skuplan.series.batch import KEYS
 
-KPI_COLUMNS: dict[str, str] = {
-    "item_id": "item key",
-    "region_id": "region key",
-    "on_hand": "units on hand today",
-    "inventory_value": "max(on_hand, 0) * unit_cost",
-    "days_of_supply": "on_hand / d (inf when d = 0 and stock > 0; 0 when no stock)",
-    "turnover": "annual forecast demand / on_hand (NaN without stock): turns per year at today's stock",
-    "policy_turnover": "annual demand / expected average on hand of the policy (SS + cycle_qty / 2)",
-    "projected_fill_rate": "fill rate the policy levels are expected to deliver (plan_policy model)",
-    "projected_csl": "cycle service level the policy levels are expected to deliver",
-}
+KPI_COLUMNS = contract("kpis").names
 
 
 def kpis(policy: pd.DataFrame, inventory: pd.DataFrame, cfg: InventoryConfig) -> pd.DataFrame:

@@ -11,24 +11,13 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from skuplan.contracts import contract
 from skuplan.inventory.config import InventoryConfig
 from skuplan.inventory.lot_sizing import round_order_qty
 
 POLICY_CODES = {"sQ": 0, "RS": 1, "sS": 2}
 
-REPLENISHMENT_DOC: dict[str, str] = {
-    "item_id": "item key",
-    "region_id": "region key",
-    "policy": "sQ | RS | sS (from plan_policy)",
-    "inventory_position": "on_hand + on_order - backorders (0 when the series has no inventory row)",
-    "reorder_point": "s of the policy (RS: S)",
-    "order_up_to": "S of the policy (sQ: s + Q)",
-    "order_qty": "units to order now: policy quantity, >= MOQ, rounded up to whole packs; 0 = no order",
-    "reason_code": "below_reorder_point | above_reorder_point | zero_demand | clear_backorders | invalid",
-    "reason": "the decision in words, with the numbers that drove it",
-    "expected_arrival_date": "run_date + ceil(lead_time_days) when ordering, else empty",
-}
-REPLENISHMENT_COLUMNS = list(REPLENISHMENT_DOC)
+REPLENISHMENT_COLUMNS = contract("replenishment").names
 
 
 def resolve_policy(segment, demand_class, cfg: InventoryConfig) -> np.ndarray:

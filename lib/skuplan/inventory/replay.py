@@ -19,17 +19,17 @@ Metrics (days before cfg.replay.warmup_days excluded):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from skuplan.inventory import empirical as emp
 from skuplan.inventory.config import InventoryConfig
-from skuplan.inventory.history import KEYS, history_matrix
 from skuplan.inventory.plan import plan_policy
 from skuplan.inventory.policies import POLICY_CODES, order_decision, resolve_policy
 from skuplan.inventory.segments import abc_xyz, features_from_array
+from skuplan.series.batch import KEYS, SeriesBatch
 
 
 def _initial_on_hand(plan: pd.DataFrame, how: str) -> np.ndarray:
@@ -42,6 +42,120 @@ def _initial_on_hand(plan: pd.DataFrame, how: str) -> np.ndarray:
     if how == "rop_plus_half_q":
         return half
     return np.where(plan["policy"].to_numpy() == "sQ", half, top)
+
+
+_PATH = ("on_hand", "backorders", "position", "order", "receipt", "served", "short")
+
+
+@dataclass
+class _Stock:
+    """The replay's state per series."""
+
+    on_hand: np.ndarray
+    backlog: np.ndarray  # backorders
+    on_order: np.ndarray
+    pipeline: np.ndarray  # (n, days + longest lead time + 1) receipts due per day: late ones still count as on order
+
+
+@dataclass
+class _Day:
+    """One day per series: demand, what stock served of it, the rest, and the receipts."""
+
+    demand: np.ndarray
+    served: np.ndarray
+    short: np.ndarray
+    receipt: np.ndarray
+
+
+@dataclass
+class _Tally:
+    """Totals per series over the scored days, and the replenishment cycles behind the CSL."""
+
+    n: int
+    totals: dict[str, np.ndarray] = field(init=False)
+    cycles: np.ndarray = field(init=False)
+    stockout_cycles: np.ndarray = field(init=False)
+    cycle_short: np.ndarray = field(init=False)  # a day of the current cycle had unmet demand
+    started: np.ndarray = field(init=False)  # a receipt has been seen (the warm-start cycle is not counted)
+
+    def __post_init__(self):
+        names = ("demand", "served", "short", "on_hand", "ready", "orders", "ordered", "days")
+        self.totals = {k: np.zeros(self.n) for k in names}
+        self.cycles, self.stockout_cycles = np.zeros(self.n), np.zeros(self.n)
+        self.cycle_short, self.started = np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
+
+    def count_cycles(self, day: _Day, scored: bool) -> None:
+        """A receipt closes a cycle (receipt day included in the next one)."""
+        got = day.receipt > 0
+        self.cycle_short |= day.short > 0
+        if scored:
+            self.cycles += got & self.started
+            self.stockout_cycles += got & self.started & self.cycle_short
+        self.started |= got
+        self.cycle_short &= ~got
+
+    def add(self, day: _Day, stock: _Stock, qty: np.ndarray) -> None:
+        acc = self.totals
+        acc["demand"] += day.demand
+        acc["served"] += day.served
+        acc["short"] += day.short
+        acc["on_hand"] += stock.on_hand
+        acc["ready"] += stock.on_hand > 0
+        acc["orders"] += qty > 0
+        acc["ordered"] += qty
+        acc["days"] += 1
+
+
+def _lead_times(plan: pd.DataFrame, cfg: InventoryConfig, horizon: int) -> np.ndarray:
+    """(n, horizon) lead time of an order placed on each day: N(L, sL), stochastically rounded, >= 1."""
+    keys = emp.series_keys(plan["item_id"], plan["region_id"], cfg.seed)
+    return emp.draw_lead_times(
+        plan["lead_time_days"].to_numpy(dtype=float)[:, None],
+        plan["lead_time_std_days"].to_numpy(dtype=float)[:, None],
+        emp.uniforms(keys, 10, (horizon,)),
+        emp.uniforms(keys, 11, (horizon,)),
+    ).astype(int)
+
+
+def _start(plan: pd.DataFrame, cfg: InventoryConfig, ok: np.ndarray, lead: np.ndarray,
+           initial_on_hand: np.ndarray | None) -> _Stock:  # fmt: skip
+    n, horizon = lead.shape
+    on_hand = np.where(
+        ok, initial_on_hand if initial_on_hand is not None else _initial_on_hand(plan, cfg.replay.initial_stock), 0.0
+    )
+    on_hand = np.nan_to_num(on_hand.astype(float))
+    pipeline = np.zeros((n, horizon + int(lead.max(initial=1)) + 1))
+    return _Stock(on_hand, np.zeros(n), np.zeros(n), pipeline)
+
+
+def _serve_and_receive(stock: _Stock, demand: np.ndarray, t: int, lost_mode: bool) -> _Day:
+    """Steps 1 and 2 of day t (module doc): serve, then receive and fill backorders."""
+    served = np.minimum(np.maximum(stock.on_hand, 0.0), demand)
+    short = demand - served
+    stock.on_hand -= served
+    if not lost_mode:
+        stock.backlog += short
+    rec = stock.pipeline[:, t]
+    stock.on_hand += rec
+    stock.on_order -= rec
+    if not lost_mode:
+        clear = np.minimum(stock.on_hand, stock.backlog)
+        stock.on_hand -= clear
+        stock.backlog -= clear
+    return _Day(demand, served, short, rec)
+
+
+def _review(stock: _Stock, levels: tuple, lead: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3 of day t: (position at review, quantity ordered); the order lands at t + its lead time."""
+    code, s, big_s, q, moq, pack, d, review, ok = levels
+    is_review = ok & (t % review == 0)
+    position = stock.on_hand + stock.on_order - stock.backlog
+    qty, _ = order_decision(code, position, s, big_s, q, moq, pack, d)
+    qty = np.where(is_review, qty, 0.0)
+    placed = qty > 0
+    np.add.at(stock.pipeline, (np.flatnonzero(placed), t + lead[placed, t]), qty[placed])
+    stock.on_order += qty
+    return position, qty
 
 
 def simulate(
@@ -60,85 +174,26 @@ def simulate(
     position after review, order, receipt, served, short.
     """
     n, horizon = demand.shape
-    rc = cfg.replay
     lost_mode = cfg.shortage_mode == "lost_sales"
-    code, s, big_s, q, moq, pack, d, review, ok = _levels(plan)
-    keys = emp.series_keys(plan["item_id"], plan["region_id"], cfg.seed)
-    lead = emp.draw_lead_times(
-        plan["lead_time_days"].to_numpy(dtype=float)[:, None],
-        plan["lead_time_std_days"].to_numpy(dtype=float)[:, None],
-        emp.uniforms(keys, 10, (horizon,)),
-        emp.uniforms(keys, 11, (horizon,)),
-    ).astype(int)
-    on_hand = np.where(
-        ok, initial_on_hand if initial_on_hand is not None else _initial_on_hand(plan, rc.initial_stock), 0.0
-    )
-    on_hand = np.nan_to_num(on_hand.astype(float))
-    backlog = np.zeros(n)
-    on_order = np.zeros(n)
-    pipeline = np.zeros((n, horizon + int(lead.max(initial=1)) + 1))  # late receipts still count as on order
-    rows = np.arange(n)
-    acc = {
-        k: np.zeros(n) for k in ("demand", "served", "short", "on_hand", "ready", "orders", "ordered", "days")
-    }
-    cycles, so_cycles = np.zeros(n), np.zeros(n)
-    cycle_short, started = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    path = (
-        {
-            k: np.zeros((n, horizon))
-            for k in ("on_hand", "backorders", "position", "order", "receipt", "served", "short")
-        }
-        if record
-        else None
-    )
-
+    levels = _levels(plan)
+    lead = _lead_times(plan, cfg, horizon)
+    stock = _start(plan, cfg, levels[-1], lead, initial_on_hand)
+    tally = _Tally(n)
+    path = {k: np.zeros((n, horizon)) for k in _PATH} if record else None
     for t in range(horizon):  # sequential by nature: today's stock is yesterday's stock minus demand
         if replans and t in replans:
-            code, s, big_s, q, moq, pack, d, review, ok = _levels(replans[t])
-        dem = np.nan_to_num(demand[:, t])
-        served = np.minimum(np.maximum(on_hand, 0.0), dem)
-        short = dem - served
-        on_hand -= served
-        if not lost_mode:
-            backlog += short
-        rec = pipeline[:, t]
-        on_hand += rec
-        on_order -= rec
-        if not lost_mode:
-            clear = np.minimum(on_hand, backlog)
-            on_hand -= clear
-            backlog -= clear
-        scored = t >= rc.warmup_days
-        got = rec > 0
-        cycle_short |= short > 0
+            levels = _levels(replans[t])
+        day = _serve_and_receive(stock, np.nan_to_num(demand[:, t]), t, lost_mode)
+        scored = t >= cfg.replay.warmup_days
+        tally.count_cycles(day, scored)
+        position, qty = _review(stock, levels, lead, t)
         if scored:
-            cycles += got & started
-            so_cycles += got & started & cycle_short
-        started |= got
-        cycle_short &= ~got
-
-        is_review = ok & (t % review == 0)
-        position = on_hand + on_order - backlog
-        qty, _ = order_decision(code, position, s, big_s, q, moq, pack, d)
-        qty = np.where(is_review, qty, 0.0)
-        placed = qty > 0
-        np.add.at(pipeline, (rows[placed], t + lead[placed, t]), qty[placed])
-        on_order += qty
-
-        if scored:
-            acc["demand"] += dem
-            acc["served"] += served
-            acc["short"] += short
-            acc["on_hand"] += on_hand
-            acc["ready"] += on_hand > 0
-            acc["orders"] += qty > 0
-            acc["ordered"] += qty
-            acc["days"] += 1
+            tally.add(day, stock, qty)
         if record:
-            for k, v in (("on_hand", on_hand), ("backorders", backlog), ("position", position + qty),
-                         ("order", qty), ("receipt", rec), ("served", served), ("short", short)):  # fmt: skip
+            for k, v in zip(_PATH, (stock.on_hand, stock.backlog, position + qty, qty, day.receipt, day.served,
+                                    day.short), strict=True):  # fmt: skip
                 path[k][:, t] = v
-    return _metrics(plan, cfg, acc, cycles, so_cycles, lost_mode), path
+    return _metrics(plan, cfg, tally, lost_mode), path
 
 
 def _levels(plan: pd.DataFrame):
@@ -152,7 +207,8 @@ def _levels(plan: pd.DataFrame):
     return code, s, big_s, q, moq, pack, d, review, ok
 
 
-def _metrics(plan, cfg, acc, cycles, so_cycles, lost_mode) -> pd.DataFrame:
+def _metrics(plan, cfg, tally: _Tally, lost_mode) -> pd.DataFrame:
+    acc, cycles, so_cycles = tally.totals, tally.cycles, tally.stockout_cycles
     h_day = (
         plan["unit_cost"].to_numpy(dtype=float)
         * plan["holding_rate"].to_numpy(dtype=float)
@@ -252,40 +308,39 @@ class ReplayResult:
 
 
 def replay_holdout(
-    history: pd.DataFrame,
+    batch: SeriesBatch,
     items: pd.DataFrame,
     cfg: InventoryConfig,
     stats_at: Callable[[int, np.ndarray, pd.DataFrame], pd.DataFrame] | None = None,
     record: bool = False,
 ) -> ReplayResult:
-    """Policy from all but the last cfg.replay.holdout_days of `history`, replayed on those days.
+    """Policy from all but the last cfg.replay.holdout_days of `batch`, replayed on those days.
 
-    history: item_id, region_id, date, units (daily). items: item master (plan_policy columns) by item_id.
+    batch: the series to replay; its grid (earliest start among them to the cutoff) is the replay's
+    calendar. items: item master (plan_policy columns) by item_id.
     With cfg.replay.replan_every_days > 0 the policy is re-fitted every that many days from the history
     revealed so far (what the nightly job does); 0 keeps the first policy for the whole hold-out.
     stats_at(day, past, base) -> plan_policy input for hold-out day `day` from `past` (n, days before it),
-    rows in the order of `base` (keys sorted + item master); default rolling_stats (trailing-mean
+    rows in the order of `base` (the batch's keys + item master); default rolling_stats (trailing-mean
     forecast). Metrics and summaries are scored against the service targets of the first plan.
     record=True keeps the day-by-day arrays of simulate() in the result (debugging; n x days floats each).
     """
     rc = cfg.replay
-    h = history.copy()
-    h["date"] = pd.to_datetime(h["date"])
-    keys = h[KEYS].drop_duplicates().sort_values(KEYS).reset_index(drop=True)
-    span = int((h["date"].max() - h["date"].min()).days) + 1
+    span = batch.n_days
     if span <= rc.holdout_days + rc.fit_window_days:
         raise ValueError(
             f"replay needs more than holdout_days + fit_window_days = {rc.holdout_days + rc.fit_window_days} days"
             f" of history, got {span}"
         )
-    full, _ = history_matrix(h, keys, span)
-    base = keys.merge(items, on="item_id", how="left", validate="many_to_one")
+    # (series, days) in C order: the row-wise math (features, trailing sums) sums in the same order every run.
+    full = np.ascontiguousarray(batch.units.T)
+    base = batch.keys[KEYS].merge(items, on="item_id", how="left", validate="many_to_one")
     cut = span - rc.holdout_days
     stats_at = stats_at or (lambda day, past, base: rolling_stats(past, base, cfg))
 
     def plan_at(day: int) -> pd.DataFrame:
         past = full[:, : cut + day]
-        return plan_policy(stats_at(day, past, base), cfg, history_array=past)
+        return plan_policy(stats_at(day, past, base), cfg, history=past)
 
     plan = plan_at(0)
     every = rc.replan_every_days

@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from skuplan.contracts import FEATURE_COLUMNS
 from skuplan.inventory.config import InventoryConfig, KMeansConfig
-from skuplan.inventory.history import KEYS
+from skuplan.series.batch import KEYS, SeriesBatch
 
-FEATURES = ["volume", "cv", "adi", "trend", "seasonal_strength"]
+FEATURES = list(FEATURE_COLUMNS)
 
 
 def abc_class(cum_share_before, cutoffs=(0.8, 0.95)) -> np.ndarray:
@@ -72,22 +73,16 @@ def abc_xyz(df: pd.DataFrame, cfg: InventoryConfig) -> pd.DataFrame:
     return out
 
 
-def segment_features(history: pd.DataFrame, window_days: int = 364, bucket_days: int = 7) -> pd.DataFrame:
-    """Per series over the last `window_days` days of history (days missing inside the window count as 0).
+def segment_features(batch: SeriesBatch, window_days: int = 364, bucket_days: int = 7) -> pd.DataFrame:
+    """Per series of `batch` over the last `window_days` days up to its cutoff (days before a series' start
+    and outside the grid count as 0, negative units as 0).
 
-    Columns of features_from_array, plus item_id, region_id (sorted).
+    Columns of features_from_array, plus item_id, region_id (the batch's order: sorted).
     """
-    keys = history[KEYS].drop_duplicates().sort_values(KEYS).reset_index(drop=True)
-    h = history[[*KEYS, "date", "units"]].copy()
-    h["date"] = pd.to_datetime(h["date"])
-    end = h["date"].max()
-    h = h[h["date"] > end - pd.Timedelta(days=window_days)]
-    row = pd.Series(np.arange(len(keys)), index=pd.MultiIndex.from_frame(keys.astype(str)))
-    r = row.reindex(pd.MultiIndex.from_frame(h[KEYS].astype(str))).to_numpy().astype(int)
-    c = (h["date"] - end).dt.days.to_numpy() + window_days - 1
-    x = np.zeros((len(keys), window_days))
-    x[r, c] = np.clip(h["units"].to_numpy(dtype=float), 0, None)
-    return pd.concat([keys, features_from_array(x, bucket_days)], axis=1)
+    x = np.clip(batch.last_days(window_days).T, 0, None)
+    # (series, days) in C order, as features_from_array's row sums expect (same summation order every call).
+    features = features_from_array(np.ascontiguousarray(x), bucket_days)
+    return pd.concat([batch.keys[KEYS].reset_index(drop=True), features], axis=1)
 
 
 def features_from_array(x: np.ndarray, bucket_days: int = 7) -> pd.DataFrame:

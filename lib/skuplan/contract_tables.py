@@ -1,0 +1,323 @@
+"""The declarations behind skuplan.contracts: per table, per column (name, type, nullable, comment), in the order
+the columns are written. Data only; read it through skuplan.contracts.contract().
+
+Types: string, double, long, int, bool, date, timestamp. Units are item units unless a comment says otherwise;
+inventory levels refer to the inventory position (on hand + on order - backorders).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+ColumnSpec = tuple[str, str, bool, str]  # name, type, nullable, comment
+
+
+class TableSpec(NamedTuple):
+    table: str
+    comment: str
+    columns: tuple[ColumnSpec, ...]
+    partitioned: bool = True
+
+
+RUN_DATE_COMMENT = "planning date of the run that wrote the row; history ends the day before"
+ITEM: ColumnSpec = ("item_id", "string", False, "item (SKU) key")
+REGION: ColumnSpec = ("region_id", "string", False, "region key")
+KEYS: tuple[ColumnSpec, ...] = (ITEM, REGION)
+DAY: ColumnSpec = ("date", "date", False, "calendar day")
+
+# Segmentation features per series (inventory.segments computes them, k-means clusters on them).
+FEATURE_COLUMNS = ("volume", "cv", "adi", "trend", "seasonal_strength")
+_FEATURE_COMMENTS = {
+    "volume": "mean daily units over the window",
+    "cv": "coefficient of variation of daily units",
+    "adi": "average demand interval: days per non-zero day (inf -> null when never sold)",
+    "trend": "slope of bucketed demand relative to its mean",
+    "seasonal_strength": "share of variance explained by the weekly profile, in [0, 1]",
+}
+_FEATURES: tuple[ColumnSpec, ...] = tuple((n, "double", True, _FEATURE_COMMENTS[n]) for n in FEATURE_COLUMNS) + (
+    ("xyz_cv", "double", True, "coefficient of variation of bucketed demand (XYZ class input)"),
+)
+# Backtest metrics per series, model and fold (forecast.backtest computes them).
+METRIC_COLUMNS = ("wape", "mase", "rmsse", "bias", "pinball", "coverage")
+_METRIC_COMMENTS = {
+    "wape": "weighted absolute percentage error over the fold (null: no demand in the fold)",
+    "mase": "mean absolute error scaled by the seasonal-naive error",
+    "rmsse": "root mean squared error scaled by the seasonal-naive error",
+    "bias": "sum of (forecast - actual) over the sum of actuals (null: no demand in the fold)",
+    "pinball": "mean pinball loss per scored day and quantile level",
+    "coverage": "share of actuals inside the outer quantile band (null with fewer than two quantiles)",
+}
+
+_PLAN: tuple[ColumnSpec, ...] = (
+    *KEYS,
+    ("status", "string", False, "ok | invalid (inputs unusable, levels NaN; see message)"),
+    ("message", "string", True, "why a row is invalid, and notes (sigma fallback, z capped); empty when nothing "
+     "to say"),
+    ("policy", "string", True, "sQ (reorder point s, fixed lot Q) | RS (review every R, order up to S) | sS "
+     "(review every R, order up to S when position <= s)"),
+    ("method", "string", True, "normal | bootstrap | negbin: how the protection-interval demand distribution was "
+     "modelled"),
+    ("demand_class", "string", True, "smooth | erratic | intermittent | lumpy (input, passed through)"),
+    ("segment", "string", True, "ABC x XYZ segment (input, passed through)"),
+    ("mean_daily_demand", "double", True, "d: forecast mean demand per day"),
+    ("sigma_daily", "double", True, "sigma_d actually used, per day: with the forecast-error profile sigma_1 "
+     "P^gamma / sqrt(P) at the row's protection_days (so P sigma_d^2 is the variance of P-day error sums), else "
+     "the input sigma"),
+    ("sigma_source", "string", True, "forecast_error_profile (sigma of P-day forecast-error sums from the "
+     "engine's backtest: err_sigma_1d * P^err_sum_exponent) | forecast_error (input sigma_daily, variance scaled "
+     "by P) | demand | poisson (sqrt(d), when no sigma is available)"),
+    ("err_sigma_1d", "double", True, "sigma_1 of the forecast-error profile (input from forecast_status, passed "
+     "through; NaN = none)"),
+    ("err_sum_exponent", "double", True, "gamma of the profile: sigma of the P-day error sum = err_sigma_1d * "
+     "P^gamma (0.5 = independent days, 1 = level error shared by all days)"),
+    ("lead_time_days", "double", True, "L"),
+    ("lead_time_std_days", "double", True, "sigma_L"),
+    ("review_days", "double", True, "review interval r of the policy: continuous_review_days for sQ, "
+     "review_period_days else"),
+    ("protection_days", "double", True, "days of demand the reorder level covers: L (sQ, sS with undershoot), "
+     "L + R (RS, sS textbook), L + r (empirical reorder-point policies)"),
+    ("undershoot", "double", True, "expected drop of the position below s at the review that orders: renewal "
+     "limit for sQ, Wald sum from S for sS (0 for RS, empirical methods and undershoot='none')"),
+    ("sigma_ltd", "double", True, "sqrt(P sigma_d^2 + d^2 sigma_L^2) with P = L for sQ, L + R for RS/sS "
+     "(textbook); with the forecast-error profile P sigma_d^2 = (err_sigma_1d P^err_sum_exponent)^2"),
+    ("sigma_protection", "double", True, "sigma of the demand the safety stock buffers (sigma_ltd plus "
+     "undershoot variance)"),
+    ("service_level", "double", True, "target: segment override, else item, else config default"),
+    ("service_type", "string", True, "csl (P(no stockout per cycle)) | fill_rate (share of demand served from "
+     "stock)"),
+    ("z", "double", True, "safety factor used: SS / sigma_protection, in [z_min, z_max] (equivalent z for "
+     "empirical methods)"),
+    ("z_capped", "bool", True, "True when the target needed z > z_max (service level too close to 1)"),
+    ("safety_stock", "double", True, "SS = z * sigma_protection (>= 0 unless z_min < 0): expected net stock when "
+     "a replenishment arrives"),
+    ("reorder_point", "double", True, "s: order when position <= s; d * P + undershoot + SS. RS: equals S (order "
+     "when < S)"),
+    ("order_up_to", "double", True, "S: RS/sS order-up-to level; sQ: s + Q, the highest position the policy "
+     "reaches"),
+    ("eoq", "double", True, "sqrt(2 K D / h), D = d * days_per_year, h = unit_cost * holding_rate (unrounded)"),
+    ("lot_sizing", "string", True, "eoq | wagner_whitin: where order_qty_policy comes from"),
+    ("order_qty_policy", "double", True, "lot: sQ Q, sS S - s (rounded up to pack size, >= MOQ); RS typical "
+     "order d * R"),
+    ("cycle_qty", "double", True, "demand per replenishment cycle in the fill-rate formula: Q (sQ), d * R (RS), "
+     "S - s + undershoot (sS)"),
+    ("expected_csl", "double", True, "model-predicted cycle service level of these levels"),
+    ("expected_fill_rate", "double", True, "model-predicted fill rate of these levels"),
+    ("expected_cost_per_day", "double", True, "holding h/365 * (SS + cycle_qty / 2) + ordering K * orders per "
+     "day"),
+    ("unit_cost", "double", True, "input, passed through (KPIs, alerts)"),
+    ("holding_rate", "double", True, "input, passed through"),
+    ("order_cost", "double", True, "K, input, passed through"),
+    ("moq", "double", True, "input (missing -> 1)"),
+    ("pack_size", "double", True, "input (missing -> 1)"),
+)  # fmt: skip
+_SEGMENT_LABELS: tuple[ColumnSpec, ...] = (
+    ("abc", "string", True, "A | B | C: class by share of annual demand value"),
+    ("xyz", "string", True, "X | Y | Z: class by variability of bucketed demand"),
+)
+_CLUSTER: tuple[ColumnSpec, ...] = (
+    ("cluster", "int", True, "k-means cluster on the segmentation features, 0 = highest centroid volume"),
+    ("cluster_label", "string", True, "hot | cold: the cluster's centroid volume is above zero or not"),
+)
+_SEGMENT: ColumnSpec = ("segment", "string", True, "ABC x XYZ segment, e.g. AX")
+_REPLAY: tuple[ColumnSpec, ...] = (
+    *KEYS,
+    ("policy", "string", True, "sQ | RS | sS replayed"),
+    ("method", "string", True, "normal | bootstrap | negbin"),
+    ("demand_class", "string", True, "smooth | erratic | intermittent | lumpy"),
+    _SEGMENT,
+    ("service_type", "string", True, "csl | fill_rate: the target's kind"),
+    ("service_level", "double", True, "target service level"),
+    ("expected_fill_rate", "double", True, "fill rate the plan's model expects"),
+    ("expected_csl", "double", True, "cycle service level the plan's model expects"),
+    ("demand", "double", True, "held-out demand replayed, units"),
+    ("served", "double", True, "units served from stock"),
+    ("fill_rate", "double", True, "achieved fill rate: served / demand (null without demand)"),
+    ("cycles", "double", True, "replenishment cycles in the hold-out"),
+    ("stockout_cycles", "double", True, "cycles that ended with a stockout"),
+    ("csl", "double", True, "achieved cycle service level (null without a cycle)"),
+    ("ready_rate", "double", True, "share of days with stock on hand"),
+    ("avg_on_hand", "double", True, "average units on hand per day"),
+    ("lost_units", "double", True, "demand lost (lost-sales mode)"),
+    ("backordered_units", "double", True, "demand backordered (backorder mode)"),
+    ("n_orders", "double", True, "orders placed"),
+    ("ordered_units", "double", True, "units ordered"),
+    ("holding_cost", "double", True, "holding cost over the hold-out"),
+    ("ordering_cost", "double", True, "ordering cost over the hold-out"),
+    ("shortage_cost", "double", True, "shortage cost over the hold-out"),
+    ("total_cost", "double", True, "holding + ordering + shortage cost"),
+    ("cost_per_day", "double", True, "total_cost per replayed day"),
+)  # fmt: skip
+
+OUTPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
+    TableSpec("quarantine", "Input rows rejected by validation, one per row, with the rule that rejected it", (
+        ("source", "string", False, "input table the row came from"),
+        ("payload", "string", True, "the rejected input row as JSON (contract columns only)"),
+        ("reason_code", "string", False, "machine-readable rejection rule"),
+        ("reason", "string", False, "human-readable rejection reason"),
+        ("run_date", "date", False, RUN_DATE_COMMENT),
+    )),
+    TableSpec("data_flags", "Sales flagged (not dropped) as extreme outliers against the series' median day", (
+        *KEYS, DAY,
+        ("flag", "string", False, "kind of flag (EXTREME_OUTLIER)"),
+        ("value", "double", True, "the day's units"),
+        ("threshold", "double", True, "units above which the day is flagged: factor x the series' median day"),
+    )),
+    # Quantile columns (one double per forecast.quantiles level) follow yhat: see contracts.contract.
+    TableSpec("forecasts", "Daily forecast per item x region for the horizon after the run date, with quantiles", (
+        *KEYS, DAY,
+        ("yhat", "double", True, "point forecast of units for the day"),
+        ("model", "string", False, "forecast model that produced the row"),
+    )),
+    TableSpec("forecast_status", "One row per series: chosen model, ok/fallback/failed and why", (
+        *KEYS,
+        ("model", "string", False, "forecast model chosen for the series"),
+        ("status", "string", False, "ok, fallback or failed"),
+        ("message", "string", True, "why (empty when nothing to say)"),
+        ("n_obs", "long", False, "days of history the series has"),
+        ("demand_class", "string", True, "smooth | erratic | intermittent | lumpy"),
+        ("err_sigma_1d", "double", True, "forecast-error profile: sigma_1 of sigma(h) = sigma_1 * "
+         "h^err_sum_exponent, the RMSE of the chosen model's backtest errors summed over h days (null: no "
+         "backtest)"),
+        ("err_sum_exponent", "double", True, "forecast-error profile exponent gamma: 0.5 = independent days, 1 = "
+         "level error shared by every day of the interval"),
+    )),
+    TableSpec("forecast_metrics", "Rolling-origin backtest metrics per series, model and fold", (
+        *KEYS,
+        ("model", "string", False, "forecast model evaluated"),
+        ("fold", "long", False, "backtest fold, 0 = earliest origin"),
+        *((m, "double", True, _METRIC_COMMENTS[m]) for m in METRIC_COLUMNS),
+        ("selected", "bool", False, "true for the model chosen for the series"),
+    )),
+    TableSpec("inventory_policy", "Safety stock, reorder point, order-up-to and lot size per item x region",
+              (*_PLAN, *_SEGMENT_LABELS, *_CLUSTER)),
+    TableSpec("replenishment", "Order recommendation per item x region from today's inventory position", (
+        *KEYS,
+        ("policy", "string", True, "sQ | RS | sS (from plan_policy)"),
+        ("inventory_position", "double", True, "on_hand + on_order - backorders (0 when the series has no "
+         "inventory row)"),
+        ("reorder_point", "double", True, "s of the policy (RS: S)"),
+        ("order_up_to", "double", True, "S of the policy (sQ: s + Q)"),
+        ("order_qty", "double", True, "units to order now: policy quantity, >= MOQ, rounded up to whole packs; "
+         "0 = no order"),
+        ("reason_code", "string", False, "below_reorder_point | above_reorder_point | zero_demand | "
+         "clear_backorders | invalid"),
+        ("reason", "string", True, "the decision in words, with the numbers that drove it"),
+        ("expected_arrival_date", "date", True, "run_date + ceil(lead_time_days) when ordering, else empty"),
+    )),
+    TableSpec("alerts", "Exceptions on today's inventory against the policy", (
+        *KEYS,
+        ("alert_type", "string", False, "kind of exception"),
+        ("severity", "string", False, "low, medium or high"),
+        ("value", "double", True, "the number that fired the rule, in the rule's unit (units or days)"),
+        ("threshold", "double", True, "the rule's threshold, same unit as value"),
+        ("message", "string", True, "the alert in words"),
+    )),
+    TableSpec("kpis", "Inventory KPIs per item x region: value, days of supply, turnover, projected service", (
+        *KEYS,
+        ("on_hand", "double", True, "units on hand today"),
+        ("inventory_value", "double", True, "max(on_hand, 0) * unit_cost"),
+        ("days_of_supply", "double", True, "on_hand / d (0 when no stock; inf -> null when d = 0 and stock > 0)"),
+        ("turnover", "double", True, "annual forecast demand / on_hand (null without stock): turns per year at "
+         "today's stock"),
+        ("policy_turnover", "double", True, "annual demand / expected average on hand of the policy (SS + "
+         "cycle_qty / 2)"),
+        ("projected_fill_rate", "double", True, "fill rate the policy levels are expected to deliver "
+         "(plan_policy model)"),
+        ("projected_csl", "double", True, "cycle service level the policy levels are expected to deliver"),
+    )),
+    TableSpec("segments", "ABC x XYZ segments and k-means clusters with their features",
+              (*KEYS, *_SEGMENT_LABELS, _SEGMENT, *_CLUSTER, *_FEATURES)),
+    TableSpec("policy_backtest", "Replay of held-out demand through the policy: achieved service and cost per "
+              "series", _REPLAY),
+    TableSpec("allocation", "DC stock allocated to regions by linear programming, with shortages and solver "
+              "status", (
+        ITEM,
+        ("dc_id", "string", True, "distribution centre key (null on a shortage row)"),
+        REGION,
+        ("units", "double", False, "units"),
+        ("unit_cost", "double", True, "lane cost per unit; on a shortage row, the shortage penalty per unit"),
+        ("shortage_units", "double", False, "requirement that no DC could cover"),
+        ("lp_status", "string", False, "solver outcome for the item's LP block (optimal, no_lane, infeasible, "
+         "time_limit, ...)"),
+        ("message", "string", True, "why: the no_lane reason, the solver's message, or a rebalancing "
+         "transfer's route; empty otherwise"),
+    )),
+    TableSpec("runs", "Run manifest: one row per stage per run, with row counts, seconds and Delta versions", (
+        ("run_id", "string", False, "one id per run"),
+        ("run_date", "date", False, RUN_DATE_COMMENT),
+        ("config_hash", "string", False, "fingerprint of the run's configuration"),
+        ("stage", "string", False, "pipeline stage"),
+        ("rows_in", "long", True, "rows the stage read"),
+        ("rows_out", "long", True, "rows the stage accepted or wrote"),
+        ("rows_quarantined", "long", True, "rows the stage quarantined (validate only)"),
+        ("seconds", "double", False, "wall-clock seconds of the stage"),
+        ("status", "string", False, "ok or failed"),
+        ("detail", "string", True, "stage summary: reconciliation, counts, solver statuses"),
+        ("table_versions", "string", True, "JSON: Delta version of each table the stage wrote"),
+        ("finished_at", "timestamp", False, "when the manifest row was written (UTC)"),
+    ), partitioned=False),
+)}  # fmt: skip
+
+# Frames the Spark glue exchanges with the pure modules; never written as they are.
+FRAME_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
+    TableSpec("daily_series", "One row per item x region x day of the sales aggregate", (
+        *KEYS, DAY,
+        ("units", "double", False, "units sold that day"),
+        ("promo", "double", False, "promotion intensity in [0, 1]"),
+        ("price", "double", True, "selling price (null: not given)"),
+        ("stockout", "bool", False, "the shelf was empty: the day's sales are censored, not low demand"),
+    ), partitioned=False),
+    TableSpec("inventory_features", "Segmentation features per series", (*KEYS, *_FEATURES), partitioned=False),
+    TableSpec("inventory_plan", "plan_policy's output per series (inventory_policy before the segment labels)",
+              _PLAN, partitioned=False),
+)}  # fmt: skip
+
+# Typed input columns: non-nullable = required in the file; nullable = optional (see contracts.OPTIONAL_DEFAULTS).
+INPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
+    TableSpec("sales", "Sales history: units per item x region x day (x channel)", (
+        ITEM, REGION, DAY,
+        ("units", "double", False, "units sold (negative: a return)"),
+        ("channel", "string", True, "sales channel"),
+        ("price", "double", True, "selling price"),
+        ("promo", "double", True, "promotion intensity in [0, 1]"),
+        ("stockout", "bool", True, "1 = the shelf was empty that day: the sales are censored, not low demand"),
+    )),
+    TableSpec("items", "Item master", (
+        ITEM,
+        ("category", "string", True, "item category"),
+        ("unit_cost", "double", False, "cost per unit"),
+        ("holding_rate", "double", False, "holding cost per year as a share of unit_cost"),
+        ("order_cost", "double", False, "fixed cost per order"),
+        ("lead_time_days", "double", False, "mean replenishment lead time, days"),
+        ("lead_time_std_days", "double", False, "standard deviation of the lead time, days"),
+        ("service_level", "double", False, "target service level in (0, 1)"),
+        ("service_type", "string", True, "csl | fill_rate"),
+        ("moq", "double", True, "minimum order quantity"),
+        ("pack_size", "double", True, "orders are whole multiples of this"),
+    )),
+    TableSpec("inventory", "Stock per item x region today", (
+        ITEM, REGION,
+        ("as_of_date", "date", True, "day the stock was counted"),
+        ("on_hand", "double", False, "units on hand"),
+        ("on_order", "double", True, "units ordered, not yet received"),
+        ("backorders", "double", True, "units owed to customers"),
+    )),
+    TableSpec("dc_stock", "Stock available per item at each distribution centre", (
+        ITEM,
+        ("dc_id", "string", False, "distribution centre key"),
+        ("available", "double", False, "units the DC can allocate"),
+    )),
+    TableSpec("lanes", "DC -> region transport lanes", (
+        ("dc_id", "string", False, "distribution centre key"),
+        REGION,
+        ("unit_cost", "double", False, "cost per unit shipped"),
+        ("lead_time_days", "double", True, "transit days"),
+        ("capacity", "double", True, "units per run (null: unbounded)"),
+    )),
+    TableSpec("events", "Calendar events (holidays, campaigns)", (
+        DAY,
+        ("event_name", "string", False, "event name"),
+        ("region_id", "string", True, "region the event applies to (null: every region)"),
+        ("uplift_hint", "double", True, "expected demand multiplier, if known"),
+    )),
+)}  # fmt: skip
