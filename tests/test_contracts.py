@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -188,3 +190,9 @@ def test_data_flags_frame_matches_its_contract(spark):
     c = contract("data_flags")
     assert [(f.name, f.dataType) for f in flags.schema.fields] == [(f.name, f.dataType) for f in struct_type(c)]
     assert flags.count() == 1
+
+
+def test_contracts_and_the_pure_modules_import_no_spark():
+    code = ("import sys, skuplan.contracts, skuplan.inventory, skuplan.allocation, skuplan.forecast.frames; "
+            "sys.exit(any(m.split('.')[0] == 'pyspark' for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -57,8 +57,12 @@ def test_golden_sample_unchanged(golden_run):
 
 
 def test_same_output_tables(golden_run):
+    """The plan's tables are those of the golden run; the redesign added only the staged tables a resumed run
+    reads (skuplan.pipeline.STAGED_TABLES)."""
+    from skuplan.pipeline import STAGED_TABLES
+
     _, out_root = golden_run
-    problem = compare_table_sets(list_tables(out_root), GOLDEN_SCHEMAS)
+    problem = compare_table_sets(set(list_tables(out_root)) - STAGED_TABLES, GOLDEN_SCHEMAS)
     assert problem is None, problem
 
 

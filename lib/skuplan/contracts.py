@@ -3,7 +3,8 @@
 The single source of the table shapes, without Spark: the Spark StructTypes (skuplan.schemas), the Arrow schemas
 the pandas UDFs return, the Delta table and column comments (skuplan.io) and the pure modules' column lists all
 derive from here. `conform` / `to_arrow` turn a pandas frame into exactly a contract's columns and raise, naming
-the table and the column, when one is missing or unexpected.
+the table and the column, when one is missing or unexpected. The declarations themselves are in
+skuplan.contract_tables.
 
 `nullable` is the declared meaning. Delta stores every output column as nullable and the pandas UDF glue declares
 its outputs all-nullable to Spark (see skuplan.schemas.struct_type); for inputs, non-nullable means required in

@@ -106,8 +106,8 @@ def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date, from_stage
 
 def _run_stage(ctx: RunContext, stage: Stage, frames: dict[str, DataFrame]) -> dict[str, DataFrame]:
     start = time.perf_counter()
-    rec = ctx.record = StageRecord(stage=stage.name, detail=ctx.resumed_from)
-    ctx.resumed_from = ""
+    rec = ctx.record = StageRecord(stage=stage.name)
+    resumed, ctx.resumed_from = ctx.resumed_from, ""
     try:
         out = stage.run(ctx, {name: frames[name] for name in stage.reads if name in frames})
         with stage.progress(ctx) if stage.progress else nullcontext():
@@ -115,6 +115,7 @@ def _run_stage(ctx: RunContext, stage: Stage, frames: dict[str, DataFrame]) -> d
                          for name in stage.writes if name in out}
         committed.update({name: out[name] for name in stage.passes if name in out})
         stage.finish(ctx, rec, {**frames, **committed})
+        rec.detail = "; ".join(part for part in (resumed, rec.detail) if part)
         if ctx.problems:
             raise RunFailed("; ".join(ctx.problems))
     except Exception as exc:
