@@ -19,8 +19,11 @@ from skuplan.contracts import (
     FRAMES,
     INPUTS,
     OUTPUTS,
+    STAGED,
+    STAGED_INPUTS,
     Column,
     Contract,
+    arrow_schema,
     check_columns,
     column_comments,
     conform,
@@ -190,6 +193,67 @@ def test_data_flags_frame_matches_its_contract(spark):
     c = contract("data_flags")
     assert [(f.name, f.dataType) for f in flags.schema.fields] == [(f.name, f.dataType) for f in struct_type(c)]
     assert flags.count() == 1
+
+
+def test_every_table_the_pipeline_writes_has_a_contract():
+    from skuplan.pipeline import STAGED_TABLES, STAGES
+
+    written = [table for stage in STAGES for table in stage.writes]
+    assert set(written) <= set(OUTPUTS), set(written) - set(OUTPUTS)
+    for table in written:
+        assert _contract(table).names, table
+    assert set(STAGED) == STAGED_TABLES
+
+
+def test_staged_inputs_have_their_inputs_columns():
+    """Derived, not copied: an input column added to its contract is a staged column too."""
+    assert set(STAGED_INPUTS) == set(INPUTS) - {"sales"}
+    for table, staged in STAGED_INPUTS.items():
+        assert contract(staged).columns == contract(table).columns, staged
+        assert table_comment(staged).startswith(contract(table).comment)
+
+
+def test_list_columns_map_to_spark_and_arrow_lists():
+    c = contract("series_arrays")
+    assert struct_type(c)["day"].dataType == T.ArrayType(T.IntegerType())
+    assert struct_type(c)["stockout"].dataType == T.ArrayType(T.BooleanType())
+    assert arrow_schema(c).field("units").type == pa.list_(pa.float64())
+    lists = pd.DataFrame({"item_id": ["A"], "region_id": ["R1"], "first_day": [20000], "day": [[20000, 20002]],
+                          "units": [[1.0, 2.0]], "promo": [[0.0, 0.0]], "price": [[None, 3.5]],
+                          "stockout": [[False, True]], "category": ["c"]})  # fmt: skip
+    assert to_arrow(lists, c).column("price").to_pylist() == [[None, 3.5]]
+    with pytest.raises(ValueError, match="array<float>"):
+        Column("x", "array<float>")
+
+
+def test_a_write_with_a_missing_or_an_extra_column_is_refused(spark, tmp_path, repo_root):
+    from pyspark.sql import functions as F
+
+    from skuplan.config import load_config
+    from skuplan.io import write_partition
+
+    cfg = load_config(repo_root / "conf", environ={}, overrides={"outputs": {"root": str(tmp_path)}})
+    day = dt.date(2026, 1, 1)
+    c = contract("alerts")
+    alerts = spark.createDataFrame([("A", "R1", "overstock", "low", 3.0, 1.0, "")], struct_type(c, all_nullable=True))
+    with pytest.raises(ValueError, match=r"table alerts: column 'threshold' missing"):
+        write_partition(alerts.drop("threshold"), cfg, "alerts", day)
+    with pytest.raises(ValueError, match=r"table alerts: unexpected column 'score'"):
+        write_partition(alerts.withColumn("score", F.lit(1.0)), cfg, "alerts", day)
+    with pytest.raises(ValueError, match=r"no contract for table 'alerts_v2'"):
+        write_partition(alerts, cfg, "alerts_v2", day)
+    with pytest.raises(ValueError, match=r"table kpis: the contract given is alerts'"):
+        write_partition(alerts, cfg, "kpis", day, contract=c)
+    # forecasts: the quantile levels are the frame's q-columns, the other columns the contract's.
+    fc = spark.createDataFrame([("A", "R1", day, 1.0, 0.5, 2.0)], "item_id string, region_id string, date date, "
+                               "yhat double, q10 double, q90 double")  # fmt: skip
+    with pytest.raises(ValueError, match=r"table forecasts: column 'model' missing"):
+        write_partition(fc, cfg, "forecasts", day)
+    assert not any(tmp_path.iterdir())  # refused before any table was created
+    # The contract's columns pass in the frame's order (what is written keeps it), run_date or not.
+    write_partition(alerts.select(*c.names[::-1]).withColumn("run_date", F.lit(day)), cfg, "alerts", day)
+    written = spark.read.format("delta").load(str(tmp_path / "alerts")).columns
+    assert written == [*c.names[::-1], "run_date"]
 
 
 def test_contracts_and_the_pure_modules_import_no_spark():

@@ -56,13 +56,15 @@ def test_golden_sample_unchanged(golden_run):
         )
 
 
-def test_same_output_tables(golden_run):
-    """The plan's tables are those of the golden run; the redesign added only the staged tables a resumed run
-    reads (skuplan.pipeline.STAGED_TABLES)."""
-    from skuplan.pipeline import STAGED_TABLES
+# Tables added after the golden files were made: what a resumed run reads (docs/architecture.md). Listed here,
+# not taken from the code under test, so that any other new table fails the comparison.
+ADDED_SINCE_GOLDEN = {"staged_items", "staged_inventory", "staged_dc_stock", "staged_lanes", "staged_events",
+                      "series_stats", "series_arrays"}
 
+
+def test_same_output_tables(golden_run):
     _, out_root = golden_run
-    problem = compare_table_sets(set(list_tables(out_root)) - STAGED_TABLES, GOLDEN_SCHEMAS)
+    problem = compare_table_sets(list_tables(out_root), set(GOLDEN_SCHEMAS) | ADDED_SINCE_GOLDEN)
     assert problem is None, problem
 
 

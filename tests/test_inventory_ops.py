@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inventory_helpers import history
 from skuplan.inventory import InventoryConfig, alerts, kpis, replenishment
 
 RUN = dt.date(2025, 3, 1)
@@ -105,16 +104,9 @@ def test_each_alert_fires_on_its_row_only():
             dict(item_id="dead", on_hand=150.0),
         ]
     )
-    sales = pd.concat(
-        [
-            history(
-                {i: [1.0] * 120 for i in ("normal", "neg", "low", "stockout", "over", "days")},
-                start="2024-11-01",
-            ),
-            history({"dead": [1.0] * 10 + [0.0] * 110}, start="2024-11-01"),
-        ]
-    )
-    out = alerts(pol, inv, RUN, InventoryConfig(), history=sales)
+    # last sales: 120 days of sales from 2024-11-01 end on 2025-02-28; "dead" sold its first 10 days only
+    inv["last_sale_date"] = np.where(inv["item_id"] == "dead", dt.date(2024, 11, 10), dt.date(2025, 2, 28))
+    out = alerts(pol, inv, RUN, InventoryConfig())
     assert _fired(out, "normal") == set()
     assert _fired(out, "neg") == {"impossible_data"}
     assert _fired(out, "low") == {"below_safety_stock"}  # 3 days of cover vs receipt in 2 days: no stockout

@@ -14,8 +14,8 @@ D1, D2 = dt.date(2026, 1, 1), dt.date(2026, 1, 2)
 def test_partition_replaced_not_appended_and_comments_kept(spark, tmp_path, repo_root):
     cfg = load_config(repo_root / "conf", environ={},
                       overrides={"outputs": {"root": str(tmp_path), "max_files_per_partition": 2}})
-    rows = [(f"I{i:03d}", "R1", float(i)) for i in range(50)]
-    df = spark.createDataFrame(rows, "item_id string, region_id string, yhat double")
+    rows = [(f"I{i:03d}", "R1", D1, float(i), "sba") for i in range(50)]
+    df = spark.createDataFrame(rows, "item_id string, region_id string, date date, yhat double, model string")
     v0, n0 = write_partition(df, cfg, "forecasts", D1)
     write_partition(df.limit(10), cfg, "forecasts", D2)
     v2, n2 = write_partition(df.limit(5), cfg, "forecasts", D1)  # rerun of D1 with other content
@@ -34,6 +34,7 @@ def test_relative_output_root_works(spark, tmp_path, repo_root, monkeypatch):
     # The demo's conf uses a relative root (output/delta); Delta's builder would read it as a table name.
     cfg = load_config(repo_root / "conf", environ={}, overrides={"outputs": {"root": "out/delta"}})
     monkeypatch.chdir(tmp_path)
-    df = spark.createDataFrame([("I1", "R1", 1.0)], "item_id string, region_id string, yhat double")
+    df = spark.createDataFrame([("I1", "R1", D1, 1.0, "sba")],
+                               "item_id string, region_id string, date date, yhat double, model string")
     assert write_partition(df, cfg, "forecasts", D1)[1] == 1
     assert (tmp_path / "out" / "delta" / "forecasts" / "_delta_log").is_dir()

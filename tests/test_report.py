@@ -29,14 +29,19 @@ SERIES = [("SKU001", "R01", 40.0), ("SKU001", "R02", 25.0), ("SKU002", "R01", 12
 QUANTILES = (0.05, 0.5, 0.95)
 
 
-def _schema(table: str, *names: str) -> T.StructType:
-    """The contract's types for the named columns: the fixtures write part of each table on purpose."""
+def _part(table: str, *names: str):
+    """The contract of the named columns: the fixtures write part of each table on purpose."""
     full = contract(table, quantiles=QUANTILES) if table == "forecasts" else contract(table)
-    return struct_type(full.subset(names), all_nullable=True)
+    return full.subset(names)
+
+
+def _schema(table: str, *names: str) -> T.StructType:
+    return struct_type(_part(table, *names), all_nullable=True)
 
 
 def _write(spark, cfg, name, rows, schema, run_date=RUN_DATE):
-    io.write_partition(spark.createDataFrame(rows, schema), cfg, name, run_date)
+    io.write_partition(spark.createDataFrame(rows, schema), cfg, name, run_date,
+                       contract=_part(name, *schema.fieldNames()))
 
 
 def _sales(in_root: Path) -> None:

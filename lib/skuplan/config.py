@@ -97,8 +97,8 @@ class SparkConfig(_Strict):
     app_name: str = "skuplan"
     shuffle_partitions: int = Field(8, ge=1)
     # Once the sales rows are counted, shuffles use at least rows / this many partitions, so that a task's
-    # share of a join or aggregation stays bounded as history grows (100k series x 2 years on 8 partitions
-    # ran out of a 4 GB heap). null keeps shuffle_partitions as given (e.g. a cluster tuned by hand).
+    # share of a join or aggregation stays bounded as history grows (a fixed count runs out of heap at
+    # scale). null keeps shuffle_partitions as given (e.g. a cluster tuned by hand).
     rows_per_shuffle_partition: int | None = Field(1_000_000, ge=10_000)
     jars_dir: str | None = ".cache/jars"
     # Vectorized models fit this many series per pandas call: large enough to amortize Spark's

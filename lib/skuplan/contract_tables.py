@@ -1,8 +1,9 @@
 """The declarations behind skuplan.contracts: per table, per column (name, type, nullable, comment), in the order
 the columns are written. Data only; read it through skuplan.contracts.contract().
 
-Types: string, double, long, int, bool, date, timestamp. Units are item units unless a comment says otherwise;
-inventory levels refer to the inventory position (on hand + on order - backorders).
+Types: string, double, long, int, bool, date, timestamp, and the list types array<int>, array<double>, array<bool>.
+Units are item units unless a comment says otherwise; inventory levels refer to the inventory position (on hand +
+on order - backorders).
 """
 
 from __future__ import annotations
@@ -319,5 +320,48 @@ INPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
         ("event_name", "string", False, "event name"),
         ("region_id", "string", True, "region the event applies to (null: every region)"),
         ("uplift_hint", "double", True, "expected demand multiplier, if known"),
+    )),
+)}  # fmt: skip
+
+# Staged tables: what one stage commits for the next ones to read, exactly as computed (no canonical rounding),
+# so that a resumed run (skuplan run --from-stage) starts from what the earlier stages of its run_date accepted.
+# The staged inputs are the accepted rows of the small inputs, with the input's columns and types (what
+# quality.validate_table keeps); sales are not staged: validate hands them on in memory.
+STAGED_INPUTS: dict[str, str] = {table: f"staged_{table}" for table in INPUT_CONTRACTS if table != "sales"}
+
+
+def _staged(table: str) -> TableSpec:
+    spec = INPUT_CONTRACTS[table]
+    comment = f"{spec.comment}: the rows validate accepted for the run, typed (non-nullable columns are never null)"
+    return TableSpec(STAGED_INPUTS[table], comment, spec.columns)
+
+
+_EPOCH_DAYS = "days since 1970-01-01 (Spark's unix_date)"
+STAGED_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
+    *(_staged(table) for table in STAGED_INPUTS),
+    TableSpec("series_stats", "History statistics per item x region up to the cutoff (prepare), absent days "
+              "counted as zero sales", (
+        *KEYS,
+        ("n_obs", "long", False, "days from the series' first row to the cutoff, both included"),
+        ("first_date", "date", False, "first day with a sales row"),
+        ("last_sale_date", "date", True, "last day with units > 0 (null: never sold)"),
+        ("mean_daily", "double", False, "mean daily units over the last 365 days (fewer for a younger series)"),
+        ("std_daily", "double", False, "sample standard deviation of daily units over the same days (0 for one "
+         "day)"),
+        ("adi", "double", False, "average demand interval: days per non-zero day over the same days"),
+        ("cv2", "double", False, "squared coefficient of variation of the non-zero daily units (0 when none)"),
+        ("annual_units", "double", False, "units over the same days scaled to 365 days"),
+    )),
+    TableSpec("series_arrays", "One row per item x region: the days with sales rows inside the forecast window, "
+              "as lists (SeriesBatch.from_arrow fills the absent days)", (
+        *KEYS,
+        ("first_day", "int", True, f"first day of the series' whole history up to the cutoff, {_EPOCH_DAYS}"),
+        ("day", "array<int>", True, f"days with a row in the last forecast.max_history_days up to the cutoff, "
+         f"{_EPOCH_DAYS}, ascending (empty: none in the window)"),
+        ("units", "array<double>", True, "units of each listed day"),
+        ("promo", "array<double>", True, "promotion intensity of each listed day"),
+        ("price", "array<double>", True, "selling price of each listed day (null element: not given)"),
+        ("stockout", "array<bool>", True, "stockout flag of each listed day"),
+        ("category", "string", True, "item category from staged_items (null: the item has no staged row)"),
     )),
 )}  # fmt: skip

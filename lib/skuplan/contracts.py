@@ -28,25 +28,31 @@ from skuplan.contract_tables import (
     METRIC_COLUMNS,
     OUTPUT_CONTRACTS,
     RUN_DATE_COMMENT,
+    STAGED_CONTRACTS,
+    STAGED_INPUTS,
     TableSpec,
 )
 
 __all__ = [
     "FEATURE_COLUMNS", "FRAMES", "INPUTS", "KEYS", "METRIC_COLUMNS", "NAN_MEANS_NULL", "OPTIONAL_DEFAULTS",
-    "OUTPUTS", "TYPES", "Column", "Contract", "arrow_schema", "check_columns", "column_comments", "conform",
-    "contract", "pandas_dtype", "quantile_column", "quantile_levels", "table_comment", "to_arrow", "union",
+    "OUTPUTS", "STAGED", "STAGED_INPUTS", "TYPES", "Column", "Contract", "arrow_schema", "check_columns",
+    "column_comments", "conform", "contract", "contract_for", "pandas_dtype", "quantile_column", "quantile_levels",
+    "table_comment", "to_arrow", "union",
 ]  # fmt: skip
 
-TYPES = ("string", "double", "long", "int", "bool", "date", "timestamp")
+TYPES = ("string", "double", "long", "int", "bool", "date", "timestamp",
+         "array<int>", "array<double>", "array<bool>")  # fmt: skip
 _ARROW = {
     "string": pa.string(), "double": pa.float64(), "long": pa.int64(), "int": pa.int32(), "bool": pa.bool_(),
-    "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"), "array<int>": pa.list_(pa.int32()),
+    "array<double>": pa.list_(pa.float64()), "array<bool>": pa.list_(pa.bool_()),
 }  # fmt: skip
 # What the pure modules hold in a frame before conversion ("string" = Python str in an object column; a date is a
 # midnight timestamp).
 _PANDAS = {
     "string": "string", "double": "float64", "long": "int64", "int": "int32", "bool": "bool",
-    "date": "datetime64[ns]", "timestamp": "datetime64[ns]",
+    "date": "datetime64[ns]", "timestamp": "datetime64[ns]", "array<int>": "object", "array<double>": "object",
+    "array<bool>": "object",
 }  # fmt: skip
 
 
@@ -90,10 +96,13 @@ def _build(spec: TableSpec) -> Contract:
     return Contract(spec.table, tuple(Column(*c) for c in spec.columns), spec.comment, spec.partitioned)
 
 
-OUTPUTS: tuple[str, ...] = tuple(OUTPUT_CONTRACTS)
+# Every Delta table skuplan writes: the plan's outputs, the runs manifest and the staged tables.
+_WRITTEN: dict[str, TableSpec] = {**OUTPUT_CONTRACTS, **STAGED_CONTRACTS}
+OUTPUTS: tuple[str, ...] = tuple(_WRITTEN)
+STAGED: tuple[str, ...] = tuple(STAGED_CONTRACTS)
 INPUTS: tuple[str, ...] = tuple(INPUT_CONTRACTS)
 FRAMES: tuple[str, ...] = tuple(FRAME_CONTRACTS)
-_STATIC = {name: _build(spec) for name, spec in {**INPUT_CONTRACTS, **OUTPUT_CONTRACTS, **FRAME_CONTRACTS}.items()}
+_STATIC = {name: _build(spec) for name, spec in {**INPUT_CONTRACTS, **_WRITTEN, **FRAME_CONTRACTS}.items()}
 _QUANTILE_TABLES = {"forecasts"}
 
 
@@ -112,6 +121,12 @@ def contract(table: str, *, quantiles: Sequence[float] | None = None) -> Contrac
     if table not in _STATIC:
         raise ValueError(f"no contract for table {table!r}; known: {sorted([*_STATIC, *_QUANTILE_TABLES])}")
     return _STATIC[table]
+
+
+def contract_for(table: str, columns: Iterable[str]) -> Contract:
+    """The contract a frame with these columns is written against: forecasts takes its quantile levels from the
+    frame's quantile columns (the writer does not know the run's forecast config)."""
+    return contract(table, quantiles=quantile_levels(columns) if table in _QUANTILE_TABLES else None)
 
 
 def _with_quantiles(base: Contract, quantiles: Sequence[float]) -> Contract:
@@ -162,17 +177,16 @@ def quantile_levels(columns: Iterable[str]) -> list[float]:
 
 def table_comment(table: str) -> str:
     """The Delta table comment; the table name itself for a table without a contract."""
-    spec = OUTPUT_CONTRACTS.get(table)
+    spec = _WRITTEN.get(table)
     return spec.comment if spec else table
 
 
 def column_comments(table: str, columns: Iterable[str]) -> dict[str, str]:
     """Delta column comments of an output table, for the given columns that its contract declares."""
     columns = list(columns)
-    if table not in OUTPUT_CONTRACTS:  # staged tables: only the partition column is described
+    if table not in _WRITTEN:  # the writer refuses such a table; only the partition column would be described
         return {"run_date": RUN_DATE_COMMENT} if "run_date" in columns else {}
-    quantiles = quantile_levels(columns) if table in _QUANTILE_TABLES else None
-    known = {c.name: c.comment for c in contract(table, quantiles=quantiles).columns}
+    known = {c.name: c.comment for c in contract_for(table, columns).columns}
     known.setdefault("run_date", RUN_DATE_COMMENT)
     return {c: known[c] for c in columns if known.get(c)}
 
@@ -200,7 +214,8 @@ def check_columns(c: Contract, columns: Iterable[str], *, drop: Iterable[str] = 
 
 def conform(frame: pd.DataFrame, c: Contract, *, drop: Iterable[str] = ()) -> pd.DataFrame:
     """Exactly the contract's columns, in order, converted for Arrow: doubles numeric with +-inf as NaN (Delta and
-    Arrow friendly), dates as datetime.date, ints and longs as nullable integers; strings and bools as they are.
+    Arrow friendly), dates as datetime.date, ints and longs as nullable integers; strings, bools and lists as they
+    are.
 
     A frame with no columns and no rows is the empty result (what a batch without series returns)."""
     if frame.shape == (0, 0):

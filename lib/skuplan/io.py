@@ -13,7 +13,14 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from skuplan.config import Config, validate_path
-from skuplan.contracts import OPTIONAL_DEFAULTS, column_comments, table_comment
+from skuplan.contracts import (
+    OPTIONAL_DEFAULTS,
+    Contract,
+    check_columns,
+    column_comments,
+    contract_for,
+    table_comment,
+)
 from skuplan.schemas import INPUT_COLUMNS
 
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -108,14 +115,17 @@ def table_path(cfg: Config, name: str) -> str:
 
 
 def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, comment: str = "",
-                    exact: bool = False) -> tuple[int, int]:
+                    exact: bool = False, contract: Contract | None = None) -> tuple[int, int]:
     """Atomically replace the run_date partition of table `name`; returns (Delta version, rows written).
     Doubles are rounded to CANONICAL_DECIMALS unless `exact` (tables a later stage computes from).
 
-    replaceWhere makes a rerun of the same run_date replace its rows (no duplicates) in one commit,
-    leaving other run_dates untouched. Rows are hash-partitioned by key so few files are written.
+    The frame's columns must be those of the table's contract (a ValueError names the table and the column);
+    `contract` replaces it, e.g. a test writing part of a table. replaceWhere makes a rerun of the same run_date
+    replace its rows (no duplicates) in one commit, leaving other run_dates untouched. Rows are hash-partitioned
+    by key so few files are written.
     """
     path = table_path(cfg, name)
+    _check_contract(df, name, contract)
     _create_if_absent(df, path, name, partitioned=True)
     keys = [c for c in ("item_id", "region_id") if c in df.columns] or df.columns[:1]
     out = (df if exact else canonical_precision(df)).withColumn("run_date", F.lit(run_date).cast("date")).repartition(
@@ -131,6 +141,16 @@ def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, co
         writer = writer.option("userMetadata", comment)
     writer.save(path)
     return last_commit(df.sparkSession, path)
+
+
+def _check_contract(df: DataFrame, name: str, given: Contract | None) -> None:
+    """Before anything is written: a column the frame lacks or one no contract declares would otherwise reach
+    Delta (or be missing from it) silently. Column order and types are the frame's: what is written stays so."""
+    if given is not None and given.table != name:
+        raise ValueError(f"table {name}: the contract given is {given.table}'s")
+    c = given or contract_for(name, df.columns)  # a table without a contract raises here, naming it
+    # The writer sets run_date itself (the partition): a frame may carry it or not, whatever its contract lists.
+    check_columns(c.subset(n for n in c.names if n != "run_date"), df.columns, drop=["run_date"])
 
 
 # Doubles are stored rounded to this many decimals. numpy's SIMD kernels may differ in the last bit

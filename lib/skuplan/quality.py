@@ -188,8 +188,8 @@ def _cast_sql(name: str, dtype: T.DataType, source: T.DataType | None, timezone:
 def _with_duplicate_reasons(base: DataFrame, table: str, names: list[str]) -> tuple[DataFrame, DataFrame]:
     """Among otherwise valid rows: identical copies keep one; differing rows for one key all go.
 
-    One hash aggregate over the keys of the valid rows (no sort: a window over every row cost 23 s on 6.5M
-    sales rows) finds the repeated keys and whether their copies differ (min row hash != max row hash). The
+    One hash aggregate over the keys of the valid rows (no sort: a window over every row is far slower on
+    millions of sales rows) finds the repeated keys and whether their copies differ (min row hash != max row hash). The
     repeated keys, normally few, go back by a broadcast join, and only their rows are numbered by a window.
     Returns the marked rows and the (persisted) repeated-key frame.
     """

@@ -18,6 +18,8 @@ __all__ = [
 _SPARK_TYPES = {
     "string": T.StringType(), "double": T.DoubleType(), "long": T.LongType(), "int": T.IntegerType(),
     "bool": T.BooleanType(), "date": T.DateType(), "timestamp": T.TimestampType(),
+    "array<int>": T.ArrayType(T.IntegerType()), "array<double>": T.ArrayType(T.DoubleType()),
+    "array<bool>": T.ArrayType(T.BooleanType()),
 }  # fmt: skip
 
 

@@ -10,9 +10,8 @@ Rules (thresholds in cfg.alerts):
   high when cover < high_severity_ratio * threshold.
 - overstock: on_hand > overstock_factor * order_up_to (the policy maximum). high above twice the threshold.
 - overstock_days: days of supply on_hand / d > max_days_of_supply (d > 0). high above twice the threshold.
-- dead_stock: on_hand > 0 and no sale for >= dead_stock_days (from history, or inventory column
-  last_sale_date; value = run_date - last sale date in days; never sold in history counts from the day
-  before the first history date). high at 2x.
+- dead_stock: on_hand > 0 and no sale for >= dead_stock_days (the inventory row's last_sale_date, which the
+  pipeline joins from the series statistics); value = days since the last sale. high at 2x.
 """
 
 from __future__ import annotations
@@ -31,21 +30,10 @@ from skuplan.series.batch import KEYS
 ALERT_COLUMNS = contract("alerts").names
 
 
-def _days_since_last_sale(df: pd.DataFrame, run_date: dt.date, history: pd.DataFrame | None) -> pd.Series:
-    run = pd.Timestamp(run_date)
-    last = (
-        pd.to_datetime(df["last_sale_date"]) if "last_sale_date" in df else pd.Series(pd.NaT, index=df.index)
-    )
-    if history is not None and not history.empty:
-        h = history[KEYS + ["date", "units"]].copy()
-        h["date"] = pd.to_datetime(h["date"])
-        h = h[h["date"] <= run]
-        sold = h[h["units"] > 0].groupby(KEYS)["date"].max().rename("_last")
-        first = h.groupby(KEYS)["date"].min().rename("_first")
-        j = df[KEYS].join(sold, on=KEYS).join(first, on=KEYS)
-        # never sold within history: at least as long as the history itself (a lower bound)
-        last = last.fillna(j["_last"]).fillna(j["_first"] - pd.Timedelta(days=1))
-    return (run - last).dt.days.astype(float)
+def _days_since_last_sale(df: pd.DataFrame, run_date: dt.date) -> pd.Series:
+    """Days from the last sale (inventory's last_sale_date, from the series statistics) to the run date."""
+    last = pd.to_datetime(df["last_sale_date"]) if "last_sale_date" in df else pd.Series(pd.NaT, index=df.index)
+    return (pd.Timestamp(run_date) - last).dt.days.astype(float)
 
 
 def _rows(df, mask, kind, severity, value, threshold, message) -> pd.DataFrame:
@@ -160,10 +148,8 @@ def _overstock_days(df: pd.DataFrame, lv: _Levels, th: AlertThresholds) -> pd.Da
     return _rows(df, m, "overstock_days", sev, lv.cover, limit, "days of supply above the limit")
 
 
-def _dead_stock(
-    df: pd.DataFrame, lv: _Levels, th: AlertThresholds, run_date: dt.date, history: pd.DataFrame | None
-) -> pd.DataFrame:
-    since = _days_since_last_sale(df, run_date, history).to_numpy()
+def _dead_stock(df: pd.DataFrame, lv: _Levels, th: AlertThresholds, run_date: dt.date) -> pd.DataFrame:
+    since = _days_since_last_sale(df, run_date).to_numpy()
     limit = th.dead_stock_days
     m = lv.ok & (lv.on_hand > 0) & np.isfinite(since) & (since >= limit)
     sev = _severity(since, limit, False, th.high_severity_ratio)
@@ -175,9 +161,9 @@ def alerts(
     inventory: pd.DataFrame,
     run_date: dt.date,
     cfg: InventoryConfig,
-    history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Alerts for every series present in `inventory` (joined to its plan_policy row); ALERT_COLUMNS."""
+    """Alerts for every series present in `inventory` (joined to its plan_policy row, and carrying the series'
+    last_sale_date); ALERT_COLUMNS."""
     th = cfg.alerts
     df = _joined(policy, inventory)
     lv = _Levels.of(df)
@@ -187,7 +173,7 @@ def alerts(
         _projected_stockout(df, lv, th, run_date),
         _overstock(df, lv, th),
         _overstock_days(df, lv, th),
-        _dead_stock(df, lv, th, run_date, history),
+        _dead_stock(df, lv, th, run_date),
     ]
     out = pd.concat(parts, ignore_index=True)
     return out[ALERT_COLUMNS].sort_values(KEYS + ["alert_type"], kind="stable").reset_index(drop=True)

@@ -15,14 +15,14 @@ from pyspark.sql import functions as F
 
 from skuplan import io
 from skuplan.config import INPUT_TABLES
+from skuplan.contracts import STAGED_INPUTS
 from skuplan.quality import validate_table
 from skuplan.run_context import RunContext, RunFailed, StageRecord
 
 log = logging.getLogger("skuplan")
 
-# Validated small inputs, committed under these names; sales stay in memory.
-STAGED = {"items": "staged_items", "inventory": "staged_inventory", "dc_stock": "staged_dc_stock",
-          "lanes": "staged_lanes", "events": "staged_events"}
+# Validated small inputs, committed under these names (their contracts are the inputs'); sales stay in memory.
+STAGED = STAGED_INPUTS
 
 
 def run(ctx: RunContext, inputs: dict[str, DataFrame]) -> dict[str, DataFrame]:
