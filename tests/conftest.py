@@ -28,6 +28,17 @@ def repo_root() -> Path:
     return REPO
 
 
+@pytest.fixture(scope="session")
+def golden_run(spark, tmp_path_factory):
+    """(inputs root, outputs root) of one whole run of the current code on the golden sample (tests/golden/):
+    compared with the golden files by test_golden_outputs.py, then resumed by test_resume.py."""
+    from golden.outputs import run_golden_pipeline
+
+    workdir = tmp_path_factory.mktemp("golden_run")
+    out_root = run_golden_pipeline(spark, workdir, REPO)
+    return workdir / "in", out_root
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_spark_memory():
     """Free what one test module left in the shared session's heap: cached frames and checkpointed RDDs that

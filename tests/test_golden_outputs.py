@@ -28,20 +28,11 @@ from golden.outputs import (
     list_tables,
     load_golden_schemas,
     read_table_csv,
-    run_golden_pipeline,
 )
 
 pytestmark = pytest.mark.slow
 
 GOLDEN_SCHEMAS = load_golden_schemas()
-
-
-@pytest.fixture(scope="module")
-def golden_run(spark, tmp_path_factory, repo_root):
-    """(inputs root, outputs root) of one run of the current code on the golden sample."""
-    workdir = tmp_path_factory.mktemp("golden_run")
-    out_root = run_golden_pipeline(spark, workdir, repo_root)
-    return workdir / "in", out_root
 
 
 def test_golden_sample_unchanged(golden_run):

@@ -8,12 +8,10 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
+from golden.outputs import RUN_DATE, golden_config
 from skuplan import io
-from skuplan.config import load_config
 from skuplan.pipeline import STAGES, RunFailed, UnknownStage, run_pipeline
-from skuplan.sample import SampleSpec, generate_sample
 
-RUN_DATE = dt.date(2026, 1, 1)
 TABLES = ("forecasts", "forecast_status", "inventory_policy", "replenishment", "alerts", "kpis", "segments",
           "policy_backtest", "allocation")
 
@@ -27,30 +25,22 @@ def test_every_stage_reads_only_what_an_earlier_stage_writes_or_passes():
         made |= {*stage.writes, *stage.passes}
 
 
-def _config(repo_root, base, **extra):
-    overrides = {"inputs": {"root": str(base / "in")}, "outputs": {"root": str(base / "out"),
-                 "max_files_per_partition": 1}, "forecast": {"horizon_days": 14}}
-    for section, values in extra.items():
-        overrides.setdefault(section, {}).update(values)
-    return load_config(repo_root / "conf", environ={}, overrides=overrides)
-
-
 def _snapshot(spark, cfg):
     return {name: sorted((tuple(r) for r in io.read_table(spark, cfg, name, RUN_DATE).drop("run_date").collect()),
                          key=repr) for name in TABLES}
 
 
 @pytest.fixture(scope="module")
-def full_run(spark, tmp_path_factory, repo_root):
-    base = tmp_path_factory.mktemp("resume")
-    generate_sample(base / "in", SampleSpec(n_items=3, n_regions=2, n_dcs=2, start=dt.date(2024, 10, 1)))
-    cfg = _config(repo_root, base)
-    run_pipeline(spark, cfg, RUN_DATE)
-    return base, cfg, _snapshot(spark, cfg)
+def full_run(spark, golden_run):
+    """The golden sample's whole run (conftest.golden_run; compared with the golden files first when the whole
+    suite runs), its config and its plan tables."""
+    _, out_root = golden_run
+    cfg = golden_config(golden_run[0], out_root)
+    return cfg, _snapshot(spark, cfg)
 
 
 def test_resume_from_policy_rewrites_the_same_tables(spark, full_run):
-    _, cfg, reference = full_run
+    cfg, reference = full_run
     summary = run_pipeline(spark, cfg, RUN_DATE, from_stage="policy")
     assert [r.stage for r in summary.stages] == ["policy", "allocate"]
     assert summary.stages[0].detail.startswith("resumed: reused validate of run ")
@@ -59,15 +49,15 @@ def test_resume_from_policy_rewrites_the_same_tables(spark, full_run):
     assert {r.stage for r in runs.collect()} == {"policy", "allocate"}
 
 
-def test_a_changed_config_is_refused(spark, full_run, repo_root):
-    base, _, _ = full_run
-    changed = _config(repo_root, base, inventory={"default_service_level": 0.9})
+def test_a_changed_config_is_refused(spark, full_run):
+    cfg, _ = full_run
+    changed = cfg.model_copy(update={"inventory": cfg.inventory.model_copy(update={"default_service_level": 0.9})})
     with pytest.raises(RunFailed, match=r"config changed since run .* committed validate"):
         run_pipeline(spark, changed, RUN_DATE, from_stage="forecast")
 
 
 def test_stages_after_an_in_memory_hand_over_cannot_be_resumed(spark, full_run):
-    _, cfg, _ = full_run
+    cfg, _ = full_run
     with pytest.raises(RunFailed, match="sales is handed on in memory by validate"):
         run_pipeline(spark, cfg, RUN_DATE, from_stage="prepare")
     with pytest.raises(UnknownStage, match="use one of validate, prepare, forecast, policy, allocate"):
@@ -75,14 +65,14 @@ def test_stages_after_an_in_memory_hand_over_cannot_be_resumed(spark, full_run):
 
 
 def test_no_committed_run_for_the_date(spark, full_run):
-    _, cfg, _ = full_run
+    cfg, _ = full_run
     with pytest.raises(RunFailed, match="no successful validate stage for run_date 2026-02-01"):
         run_pipeline(spark, cfg, dt.date(2026, 2, 1), from_stage="forecast")
 
 
 def test_a_table_rewritten_since_the_manifest_is_named(spark, full_run):
     """Last in the module: it leaves the run's series_stats changed."""
-    _, cfg, _ = full_run
+    cfg, _ = full_run
     stats = io.read_table(spark, cfg, "series_stats", RUN_DATE).drop("run_date")
     io.write_partition(stats.limit(1), cfg, "series_stats", RUN_DATE, exact=True)  # someone rewrote it
     with pytest.raises(RunFailed, match=r"table series_stats differs from what run .* committed"):
