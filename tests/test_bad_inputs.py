@@ -14,7 +14,7 @@ from pyspark.sql import types as T
 
 from skuplan.config import ConfigError, QualityConfig, load_config
 from skuplan.io import InputError, conform_columns, read_input
-from skuplan.quality import outlier_flags, validate_table
+from skuplan.quality import outlier_flags, quarantined_items, validate_table
 
 RUN_DATE = dt.date(2024, 3, 1)
 SALES_TEXT = T.StructType([T.StructField(c, T.StringType()) for c in ("item_id", "region_id", "date", "units")])
@@ -50,6 +50,8 @@ ROW_CASES = [
     ("unparseable date", ("A", "R1", "2024-13-45", "1"), "BAD_DATE"),
     ("mixed-format date", ("A", "R1", "01/11/2024", "1"), "BAD_DATE"),
     ("compact date", ("A", "R1", "20240111", "1"), "BAD_DATE"),
+    ("decimal comma, inputs.sales.decimal unset", ("A", "R1", "2024-01-11", "1,5"), "BAD_UNITS"),
+    ("undecodable bytes in an id (wrong encoding)", ("Caf\ufffd", "R1", "2024-01-11", "1"), "BAD_ENCODING"),
     ("out-of-range date", ("A", "R1", "1900-01-01", "1"), "DATE_OUT_OF_RANGE"),
     ("date after run date", ("A", "R1", "2024-03-05", "1"), "DATE_AFTER_RUN_DATE"),
     ("date on run date", ("A", "R1", "2024-03-01", "1"), "DATE_AFTER_RUN_DATE"),
@@ -66,6 +68,32 @@ def test_row_level_kinds_are_quarantined(spark, items_df, row, code):
         assert codes == [code, code]  # neither version can be trusted
     else:
         assert codes == [code]
+
+
+# A spreadsheet CSV read with sep ';', decimal ',' and date_format dd/MM/yyyy (skuplan.ingest puts the layout on the
+# columns); the good row is 10/01/2024 with 5,5 units.
+LAYOUT_CASES = [
+    ("thousands dot beside the decimal comma", ("A", "R1", "11/01/2024", "1.234,5"), "BAD_UNITS"),
+    ("decimal point under decimal comma", ("A", "R1", "11/01/2024", "1.5"), "BAD_UNITS"),
+    ("ISO date under dd/MM/yyyy", ("A", "R1", "2024-01-11", "1"), "BAD_DATE"),
+    ("impossible day", ("A", "R1", "30/02/2024", "1"), "BAD_DATE"),
+    ("day-first date after the run date", ("A", "R1", "05/03/2024", "1"), "DATE_AFTER_RUN_DATE"),
+]
+
+
+@pytest.mark.parametrize("row,code", [(r, c) for _, r, c in LAYOUT_CASES], ids=[n for n, _, _ in LAYOUT_CASES])
+def test_row_level_kinds_under_a_csv_layout(spark, items_df, row, code):
+    from pyspark.sql import functions as F
+
+    from skuplan.input_formats import TEXT_DATE_FORMAT, TEXT_DECIMAL
+
+    layout = {TEXT_DECIMAL: ",", TEXT_DATE_FORMAT: "dd/MM/yyyy"}
+    raw = spark.createDataFrame([("A", "R1", "10/01/2024", "5,5"), row], SALES_TEXT)
+    raw = conform_columns(raw.select(*[F.col(c).alias(c, metadata=layout) for c in raw.columns]), "sales")
+    result = validate_table(raw, "sales", RUN_DATE, QualityConfig(), known_items_df=items_df)
+    accepted, codes = result.accepted.collect(), [r.reason_code for r in result.quarantine.collect()]
+    assert codes == [code] and len(accepted) == 1  # rows in = accepted + quarantined
+    assert (accepted[0].date, accepted[0].units) == (dt.date(2024, 1, 10), 5.5)
 
 
 def test_returns_netted_when_configured(spark, items_df):
@@ -99,7 +127,7 @@ def _items_row(spark, **over):
     base = dict(item_id="A", unit_cost=2.0, holding_rate=0.2, order_cost=50.0, lead_time_days=7.0,
                 lead_time_std_days=1.0, service_level=0.95)
     base.update(over)
-    cols = ", ".join(f"{k} {'string' if k == 'item_id' else 'double'}" for k in base)
+    cols = ", ".join(f"{k} {'string' if isinstance(v, str) else 'double'}" for k, v in base.items())
     df = conform_columns(spark.createDataFrame([tuple(base.values())], cols), "items")
     return [r.reason_code for r in validate_table(df, "items", RUN_DATE, QualityConfig()).quarantine.collect()]
 
@@ -113,12 +141,22 @@ def _items_row(spark, **over):
         ({"service_level": 0.0}, "BAD_SERVICE_LEVEL"),
         ({"service_level": 95.0}, "BAD_SERVICE_LEVEL"),
         ({"unit_cost": -1.0}, "NEGATIVE_COST"),
+        # issue 13: 0 passed validate and the policy then marked the series invalid (#8); order_cost 0 and moq 0
+        # are legal (#1: no fixed cost per order; no minimum).
+        ({"unit_cost": 0.0}, "ZERO_COST"),
+        ({"holding_rate": 0.0}, "ZERO_COST"),
+        ({"order_cost": -1.0}, "NEGATIVE_COST"),
+        ({"order_cost": 0.0}, None),
+        ({"moq": 0.0}, None),
+        ({"pack_size": 0.0}, "BAD_PACK"),
+        ({"service_type": "service"}, "BAD_SERVICE_TYPE"),
     ],
     ids=["negative lead time", "negative lead time std", "service level 1", "service level 0",
-         "service level as percent", "negative cost"],
+         "service level as percent", "negative cost", "zero unit cost", "zero holding rate", "negative order cost",
+         "zero order cost", "zero moq", "zero pack size", "unknown service type"],
 )
 def test_item_master_kinds(spark, over, code):
-    assert _items_row(spark, **over) == [code]
+    assert _items_row(spark, **over) == ([code] if code else [])
 
 
 def test_negative_dc_stock_quarantined(spark, items_df):
@@ -134,6 +172,22 @@ def test_inventory_rows_for_unknown_items_quarantined(spark, items_df):
     result = validate_table(df, "inventory", RUN_DATE, QualityConfig(), items_df)
     assert [json.loads(r.payload)["item_id"] for r in result.quarantine.collect()] == ["Q"]
     assert [r.reason_code for r in result.quarantine.collect()] == ["UNKNOWN_ITEM"]
+
+
+def test_rows_of_a_quarantined_item_blame_its_items_row(spark):
+    # issue 13 #10: not "item_id not in the items table", which sent the user looking in the wrong file.
+    items = conform_columns(spark.createDataFrame([("A", 0.95), ("B", 95.0)], "item_id string, service_level double")
+                            .selectExpr("*", "2.0 as unit_cost", "0.2 as holding_rate", "50.0 as order_cost",
+                                        "7.0 as lead_time_days", "1.0 as lead_time_std_days"), "items")
+    checked = validate_table(items, "items", RUN_DATE, QualityConfig())
+    df = conform_columns(spark.createDataFrame([("A", "DC1", 5.0), ("B", "DC1", 5.0), ("C", "DC1", 5.0)],
+                                               "item_id string, dc_id string, available double"), "dc_stock")
+    result = validate_table(df, "dc_stock", RUN_DATE, QualityConfig(), checked.accepted,
+                            quarantined_items_df=quarantined_items(checked.quarantine))
+    got = {json.loads(r.payload)["item_id"]: (r.reason_code, r.reason) for r in result.quarantine.collect()}
+    assert {k: code for k, (code, _) in got.items()} == {"B": "ITEM_QUARANTINED", "C": "UNKNOWN_ITEM"}
+    assert "(BAD_SERVICE_LEVEL: service_level must be in (0, 1); 95 looks like a percentage: write 0.95)" in got["B"][1]
+    assert result.accepted.count() + len(got) == 3
 
 
 def test_extreme_outlier_flagged_not_dropped(spark):
@@ -176,6 +230,16 @@ def test_missing_column_in_csv(spark, tmp_path, repo_root):
     (tmp_path / "sales" / "s.csv").write_text("item_id,region_id,day,units\nA,R1,2024-01-01,3\n")
     with pytest.raises(InputError, match=r"column 'date' missing in .*sales.*found: \['day'"):
         read_input(spark, _cfg(tmp_path, repo_root, "csv"), "sales")
+
+
+def test_lanes_without_lead_time_column(spark, tmp_path, repo_root):
+    # issue 13 #5: the column is required (no safe default), so the run stops at read, before any stage writes.
+    (tmp_path / "lanes").mkdir()
+    (tmp_path / "lanes" / "l.csv").write_text("dc_id,region_id,unit_cost\nDC1,R1,0.5\n")
+    cfg = load_config(repo_root / "conf", environ={},
+                      overrides={"inputs": {"root": str(tmp_path), "lanes": {"path": "lanes", "format": "csv"}}})
+    with pytest.raises(InputError, match=r"input lanes: column 'lead_time_days' missing in .*lanes.*add it"):
+        read_input(spark, cfg, "lanes")
 
 
 def test_wrong_column_type(spark, tmp_path, repo_root):

@@ -5,7 +5,7 @@
    values, connection strings carrying user:password@). Credentials come only from the environment or a
    secret scope. The scanner is tested on planted fakes first, so a pass on the repo means something.
 2. Paths and table names from config are validated: no `..` segments, no characters outside a safe set
-   (`;`, backticks, quotes, spaces, `$`, newlines), wherever the value comes from (YAML, env override).
+   (`;`, backticks, quotes, `$`, newlines; spaces only inside a path), wherever the value comes from (YAML, env).
    Already covered elsewhere, not repeated here: `..` in inputs.root (test_bad_inputs.py
    test_path_traversal_rejected) and relative output roots (test_io.py test_relative_output_root_works).
 3. No customer identifiers in outputs: the UCI ingest keeps only the sales contract's columns, and the
@@ -198,7 +198,9 @@ def test_no_credentials_in_the_project_files():
         "delta.`/tmp/x`",
         "out'--",
         'out"x',
-        "out dir",
+        " out",  # a space at either end is a typo (spaces inside are allowed: see below)
+        "out ",
+        "out\tdir",
         "$HOME/out",
         "out\n",  # a trailing newline ($ in a regex would let it through)
         "out\nFAKE LOG LINE",
@@ -218,7 +220,8 @@ def test_validate_path_rejects(value):
     "value",
     ["output/delta", "/Volumes/main/skuplan_dev/delta", "s3a://bucket/skuplan/delta", "dbfs:/mnt/skuplan",
      "abfss://container@account.dfs.core.windows.net/skuplan", "file:///tmp/skuplan", "gs://b/p-1/v=2",
-     "data/..hidden/x", "data/x..y"],
+     "data/..hidden/x", "data/x..y", "out dir", "/Volumes/main/raw/Sales Reports 2024/sales.csv",
+     "s3a://bucket/Sales Exports/2024"],
 )
 def test_validate_path_accepts_storage_paths(value):
     assert validate_path(value, "outputs.root") == value
@@ -242,7 +245,7 @@ def test_config_rejects_unsafe_paths_naming_the_key(repo_root, overrides, key):
     ("env", "key"),
     [
         ({"SKUPLAN__OUTPUTS__ROOT": "/data/../etc"}, "outputs.root"),
-        ({"SKUPLAN__INPUTS__ROOT": "in put"}, "inputs.root"),
+        ({"SKUPLAN__INPUTS__ROOT": "in;put"}, "inputs.root"),
         ({"SKUPLAN__INPUTS__EVENTS__PATH": "../events"}, "inputs.events.path"),
     ],
 )

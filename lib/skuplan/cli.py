@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="resume: reuse what the earlier stages committed for this run date (same config) and "
                           "run from STAGE on (e.g. forecast); `--dry-run` lists the stages")
     run.add_argument("--dry-run", action="store_true",
-                     help="check config and that every input is readable with the required columns; run nothing")
+                     help="check config and run validate's checks on the inputs (reconciliation, quarantine ratio, "
+                          "empty sales, freshness) without writing anything; exit 2 if the run would fail there")
     demo.add_argument("--sample-dir", default="sample_data", help="where the sample is written (default: sample_data)")
     demo.add_argument("--items", type=int, default=40, help="items in the sample (default 40)")
     demo.add_argument("--regions", type=int, default=4, help="regions in the sample (default 4)")
@@ -121,15 +122,36 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _dry_run(spark, cfg, run_date: dt.date) -> int:
+    """Validate's own checks (skuplan.stages.validate.check) on the configured inputs, nothing written; exit 2
+    when the run would fail at validate."""
     from skuplan.config import INPUT_TABLES
-    from skuplan.io import read_input
-    from skuplan.pipeline import STAGE_NAMES
+    from skuplan.io import check_output_root
+    from skuplan.pipeline import STAGE_NAMES, RunFailed
+    from skuplan.stages.validate import check_without_writing
 
     print(f"config ok (hash {cfg.fingerprint()}); run_date {run_date}, history up to {run_date - dt.timedelta(days=1)}")
+    check_output_root(cfg)  # InputError: the same check run_pipeline makes before its first stage
+    try:
+        checked, reasons = check_without_writing(spark, cfg, run_date)  # InputError names file, column and fix
+    except RunFailed as exc:  # a reconciliation failure
+        print(f"skuplan: error: the run would fail at validate: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     for table in INPUT_TABLES:
-        df = read_input(spark, cfg, table)  # raises InputError naming file, column and fix
-        where = cfg.inputs.location(table)
-        print(f"  input {table:<9} {'absent (optional)' if df is None else 'ok'}: {where}")
+        counts = checked.tables.get(table)
+        print(f"  input {table:<9} {'absent (optional)' if counts is None else 'ok'}: {cfg.inputs.location(table)}")
+        if counts is not None:
+            top = ", ".join(f"{code} {n}" for code, n in reasons.get(table, []))
+            print(f"    {counts.rows_in} rows in = {counts.accepted} accepted + {counts.quarantined} quarantined"
+                  + (f"; top reasons: {top}" if top else ""))
+    for line in (*checked.verdict.notes, *(f"warning: {w}" for w in checked.verdict.warnings)):
+        print(f"  {line}")
+    if checked.problems:
+        print("would fail at validate (no plan table replaced):\n" + "\n".join(f"  {p}" for p in checked.problems))
+        print(f"skuplan: error: the run would fail at validate: {'; '.join(checked.problems)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if checked.verdict.keep_previous:
+        print(f"would end after validate with status ok: {checked.verdict.keep_previous}")
+        return EXIT_OK
     print(f"would run stages {' -> '.join(STAGE_NAMES)}; forecast model {cfg.forecast.model}, "
           f"horizon {cfg.forecast.horizon_days} days; Delta output under {cfg.outputs.root}")
     return EXIT_OK
@@ -153,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("py4j").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     from skuplan.config import ConfigError
+    from skuplan.errors import root_cause
+
+    what = "report" if args.command == "report" else "run"
 
     bad_input: tuple[type[Exception], ...] = (ConfigError,)
     failed: tuple[type[Exception], ...] = ()  # an empty tuple catches nothing
@@ -162,10 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             print(f"skuplan: error: {spark_missing_message(args.command, missing)}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        from skuplan.complete_runs import IncompleteRun
         from skuplan.io import InputError
         from skuplan.pipeline import RunFailed, UnknownStage
 
-        bad_input, failed = (ConfigError, InputError, UnknownStage), (RunFailed,)
+        bad_input, failed = (ConfigError, InputError, UnknownStage), (RunFailed, IncompleteRun)
 
     try:
         if args.command == "generate-sample":
@@ -190,14 +216,23 @@ def main(argv: list[str] | None = None) -> int:
     except bad_input as exc:
         print(f"skuplan: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except failed as exc:
-        print(f"skuplan: run failed: {exc}", file=sys.stderr)
+    except failed as exc:  # our own messages: already the cause and the fix
+        print(f"skuplan: {what} failed: {exc}{_stage_note(exc)}", file=sys.stderr)
         return EXIT_FAILED
-    except Exception as exc:  # the one-line reason for operators; the traceback goes to the log
-        logging.getLogger("skuplan").exception("run failed")
-        print(f"skuplan: run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+    except Exception as exc:
+        # One line for the operator: the root cause (a worker's `XxxError: ...`, the innermost Java cause) and the
+        # stage; the wrapper's hundreds of lines go to the log only.
+        logging.getLogger("skuplan").exception("%s failed", what)
+        print(f"skuplan: {what} failed: {root_cause(exc)}{_stage_note(exc)}; full traceback in the log",
               file=sys.stderr)
         return EXIT_FAILED
+
+
+def _stage_note(exc: BaseException) -> str:
+    from skuplan.errors import failed_stage
+
+    stage = failed_stage(exc)
+    return f" (stage {stage})" if stage else ""
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from skuplan import input_formats
 from skuplan.allocation.config import AllocationConfig
 from skuplan.forecast.config import ForecastConfig
 from skuplan.inventory.config import InventoryConfig
@@ -24,7 +25,8 @@ from skuplan.inventory.config import InventoryConfig
 ENV_PREFIX = "SKUPLAN__"
 INPUT_TABLES = ("sales", "items", "inventory", "dc_stock", "lanes", "events")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-_SAFE_PATH = re.compile(r"^[\w./:@+=-]+$")
+# Spaces are allowed inside a path (exports live in "Sales Reports/2024"), never at its ends (a typo).
+_SAFE_PATH = re.compile(r"^[\w ./:@+=-]+$")
 
 
 class ConfigError(ValueError):
@@ -38,7 +40,10 @@ def validate_path(value: str, key: str) -> str:
     rest = _SCHEME.sub("", value)
     # fullmatch, not match: `$` also matches before a trailing newline.
     if not _SAFE_PATH.fullmatch(rest):
-        raise ValueError(f"{key} has characters outside [A-Za-z0-9_./:@+=-]: {value!r}")
+        raise ValueError(f"{key} has characters outside [A-Za-z0-9_ ./:@+=-] (letters, digits, space, _ . / : @ + = -): "
+                         f"{value!r}")
+    if value != value.strip(" "):
+        raise ValueError(f"{key} starts or ends with a space: {value!r}; remove it (spaces inside a path are fine)")
     if ".." in rest.split("/"):
         raise ValueError(f"{key} must not contain '..' (path traversal): {value!r}")
     return value
@@ -52,11 +57,45 @@ class InputTable(_Strict):
     path: str
     format: Literal["parquet", "delta", "csv"] = "parquet"
     required: bool = True
+    # CSV only (null: the default): the layout of a spreadsheet export, so that it needs no re-export. The text is
+    # still read as text, so a value that does not parse under these settings reaches quarantine as written.
+    sep: str | None = None  # "," ; e.g. ";" or "\t"
+    decimal: Literal[".", ","] | None = None  # "." ; "," reads 1,5 as 1.5 (and 1.234,5 as unparseable)
+    date_format: str | None = None  # yyyy-MM-dd ; a Spark date pattern such as dd/MM/yyyy or d.M.yyyy
+    encoding: str | None = None  # utf-8 (a BOM is skipped) ; cp1252 / windows-1252, latin-1
 
     @field_validator("path")
     @classmethod
     def _safe(cls, v: str) -> str:
         return validate_path(v, "path")
+
+    @field_validator("sep")
+    @classmethod
+    def _sep(cls, v: str | None) -> str | None:
+        return None if v is None else input_formats.check_sep(v)
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, v: str | None) -> str | None:
+        return None if v is None else input_formats.check_date_format(v)
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v: str | None) -> str | None:
+        return None if v is None else input_formats.check_encoding(v)
+
+    @model_validator(mode="after")
+    def _csv_options(self) -> InputTable:
+        given = [k for k in ("sep", "decimal", "date_format", "encoding") if getattr(self, k) is not None]
+        if given and self.format != "csv":
+            verb = "applies" if len(given) == 1 else "apply"
+            raise ValueError(f"{', '.join(given)} {verb} to format: csv only (this input's format is {self.format}); "
+                             "remove it or set format: csv")
+        sep = self.sep or input_formats.CSV_DEFAULTS["sep"]
+        if sep == self.decimal:
+            raise ValueError(f"sep and decimal are both {sep!r} (sep defaults to ','): a decimal comma needs another "
+                             "separator, e.g. sep: ';'")
+        return self
 
 
 class InputsConfig(_Strict):
@@ -113,8 +152,30 @@ class QualityConfig(_Strict):
     max_quarantine_ratio: float = Field(0.05, ge=0.0, le=1.0)
     # Units above this multiple of the series' median non-zero sale are flagged, never dropped.
     outlier_factor: float = Field(50.0, gt=1.0)
-    # Time zone whose calendar day a timestamp-typed sale belongs to (text dates keep their own day).
+    # Time zone whose calendar day an instant belongs to: a timestamp with no zone of its own or in UTC (Spark/Delta
+    # TIMESTAMP, INT96, pyarrow tz=UTC). Text, naive timestamps and timestamps with their own zone keep the day
+    # their writer meant (the rule: skuplan.input_formats).
     business_timezone: str = "UTC"
+    # A sales export with no accepted row fails the run at validate (fail), or is a legal night without sales
+    # (keep_previous: the run ends after validate, writes no table, and the previous plans stay in force).
+    empty_sales: Literal["fail", "keep_previous"] = "fail"
+    # Freshness, in days (skuplan.input_guards): the last accepted sale vs the history cutoff (run_date - 1; 0 =
+    # complete) and the oldest inventory as_of_date vs run_date (1 = counted at the close of the cutoff day).
+    # Above max_* the run warns; above *_fail_days (null: never) it fails at validate, because missing days
+    # would be planned as zero sales and old stock as today's.
+    max_sales_lag_days: int = Field(1, ge=0)
+    sales_lag_fail_days: int | None = Field(3, ge=0)
+    max_inventory_age_days: int = Field(1, ge=0)
+    inventory_age_fail_days: int | None = Field(7, ge=0)
+
+    @model_validator(mode="after")
+    def _fail_after_warn(self) -> QualityConfig:
+        for warn, fail in (("max_sales_lag_days", "sales_lag_fail_days"),
+                           ("max_inventory_age_days", "inventory_age_fail_days")):
+            if getattr(self, fail) is not None and getattr(self, fail) < getattr(self, warn):
+                raise ValueError(f"quality.{fail} ({getattr(self, fail)}) must be >= quality.{warn} "
+                                 f"({getattr(self, warn)}): a run fails only past the limit it warns at")
+        return self
 
     @field_validator("business_timezone")
     @classmethod
@@ -151,9 +212,24 @@ def _deep_merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def _read_yaml(path: Path) -> dict:
+def _read_yaml(path: Path, origin: str = "config file") -> dict:
+    """One YAML layer; a file that is missing or unreadable is a ConfigError (exit 2) naming it and the fix, not a
+    traceback. `origin` says where the path came from (--conf-file or the conf folder)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{origin} {path} not found (relative paths start at {Path.cwd()}): "
+                          "pass the path of an existing YAML file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{origin} {path} is a folder, not a YAML file: pass a .yaml file "
+                          "(a folder holding base/ and local/ goes to --conf)") from None
+    except OSError as exc:
+        raise ConfigError(f"{origin} {path} cannot be read ({exc.strerror or type(exc).__name__}): "
+                          "make it readable by the user running skuplan") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{origin} {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(data, dict):
@@ -176,7 +252,9 @@ def _env_overrides(environ: dict[str, str]) -> dict:
         try:  # safe_load: plain YAML values only, a !!python/... tag is an error, never an object
             node[keys[-1]] = yaml.safe_load(environ[name])
         except yaml.YAMLError as exc:
-            raise ConfigError(f"environment variable {name}: not a plain YAML value ({exc.__class__.__name__})") from None
+            # A lone "," or ";" is YAML syntax too: say how to pass it as text.
+            raise ConfigError(f"environment variable {name}: not a plain YAML value ({exc.__class__.__name__}); "
+                              f"quote text that YAML reads as syntax, e.g. {name}='\",\"'") from None
     return out
 
 
@@ -190,6 +268,19 @@ def _format_errors(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def _check_conf_dir(conf_dir: Path) -> None:
+    if conf_dir.is_file():
+        raise ConfigError(f"--conf {conf_dir} is a file: --conf takes the folder holding base/ and local/; "
+                          "pass a single YAML file with --conf-file")
+    if not (conf_dir / "base").is_dir():
+        raise ConfigError(f"config folder {conf_dir / 'base'} not found: pass --conf pointing at a conf/ folder")
+    for layer in ("base", "local"):
+        folder = conf_dir / layer
+        # Without read permission glob() finds nothing and the defaults would apply silently.
+        if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+            raise ConfigError(f"config folder {folder} cannot be read: make it readable by the user running skuplan")
+
+
 def load_config(
     conf_dir: str | Path = "conf",
     extra_files: list[str | Path] | None = None,
@@ -198,14 +289,13 @@ def load_config(
 ) -> Config:
     """Merge conf/base, conf/local, extra files, env and explicit overrides, in that order."""
     conf_dir = Path(conf_dir)
-    if not (conf_dir / "base").is_dir():
-        raise ConfigError(f"config folder {conf_dir / 'base'} not found: pass --conf pointing at a conf/ folder")
+    _check_conf_dir(conf_dir)
     merged: dict = {}
     for layer in ("base", "local"):
         for path in sorted((conf_dir / layer).glob("*.yaml")) if (conf_dir / layer).is_dir() else []:
-            merged = _deep_merge(merged, _read_yaml(path))
+            merged = _deep_merge(merged, _read_yaml(path, "config file"))
     for path in extra_files or []:
-        merged = _deep_merge(merged, _read_yaml(Path(path)))
+        merged = _deep_merge(merged, _read_yaml(Path(path), "--conf-file"))
     merged = _deep_merge(merged, _env_overrides(dict(os.environ if environ is None else environ)))
     merged = _deep_merge(merged, overrides or {})
     try:

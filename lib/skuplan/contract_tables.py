@@ -96,9 +96,10 @@ _PLAN: tuple[ColumnSpec, ...] = (
     ("order_up_to", "double", True, "S: RS/sS order-up-to level; sQ: s + Q, the highest position the policy "
      "reaches"),
     ("eoq", "double", True, "sqrt(2 K D / h), D = d * days_per_year, h = unit_cost * holding_rate (unrounded)"),
-    ("lot_sizing", "string", True, "eoq | wagner_whitin: where order_qty_policy comes from"),
-    ("order_qty_policy", "double", True, "lot: sQ Q, sS S - s (rounded up to pack size, >= MOQ); RS typical "
-     "order d * R"),
+    ("lot_sizing", "string", True, "eoq | wagner_whitin | review_demand (one review interval's demand, where the "
+     "EOQ is smaller: order_cost 0 or tiny): where order_qty_policy comes from"),
+    ("order_qty_policy", "double", True, "lot: sQ Q, sS S - s (rounded up to pack size, >= MOQ in force), at "
+     "least one review interval's demand; RS typical order d * R"),
     ("cycle_qty", "double", True, "demand per replenishment cycle in the fill-rate formula: Q (sQ), d * R (RS), "
      "S - s + undershoot (sS)"),
     ("expected_csl", "double", True, "model-predicted cycle service level of these levels"),
@@ -108,7 +109,8 @@ _PLAN: tuple[ColumnSpec, ...] = (
     ("unit_cost", "double", True, "input, passed through (KPIs, alerts)"),
     ("holding_rate", "double", True, "input, passed through"),
     ("order_cost", "double", True, "K, input, passed through"),
-    ("moq", "double", True, "input (missing -> 1)"),
+    ("moq", "double", True, "input (missing -> 1); orders leave it out where it covers more than "
+     "alerts.moq_ignore_days_of_demand days of demand (see message)"),
     ("pack_size", "double", True, "input (missing -> 1)"),
 )  # fmt: skip
 _SEGMENT_LABELS: tuple[ColumnSpec, ...] = (
@@ -195,19 +197,22 @@ OUTPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
         *KEYS,
         ("policy", "string", True, "sQ | RS | sS (from plan_policy)"),
         ("inventory_position", "double", True, "on_hand + on_order - backorders (0 when the series has no "
-         "inventory row)"),
+         "inventory row: reason_code no_inventory_row)"),
         ("reorder_point", "double", True, "s of the policy (RS: S)"),
         ("order_up_to", "double", True, "S of the policy (sQ: s + Q)"),
         ("order_qty", "double", True, "units to order now: policy quantity, >= MOQ, rounded up to whole packs; "
          "0 = no order"),
         ("reason_code", "string", False, "below_reorder_point | above_reorder_point | zero_demand | "
-         "clear_backorders | invalid"),
+         "clear_backorders | invalid | no_inventory_row (no inventory row: position assumed 0, the decision is in "
+         "reason)"),
         ("reason", "string", True, "the decision in words, with the numbers that drove it"),
         ("expected_arrival_date", "date", True, "run_date + ceil(lead_time_days) when ordering, else empty"),
     )),
     TableSpec("alerts", "Exceptions on today's inventory against the policy", (
         *KEYS,
-        ("alert_type", "string", False, "kind of exception"),
+        ("alert_type", "string", False, "kind of exception: impossible_data | below_safety_stock | "
+         "projected_stockout | overstock | overstock_days | dead_stock | no_inventory_row | moq_exceeds_demand | "
+         "long_lead_time (rules: skuplan.inventory.alerts)"),
         ("severity", "string", False, "low, medium or high"),
         ("value", "double", True, "the number that fired the rule, in the rule's unit (units or days)"),
         ("threshold", "double", True, "the rule's threshold, same unit as value"),
@@ -215,7 +220,8 @@ OUTPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
     )),
     TableSpec("kpis", "Inventory KPIs per item x region: value, days of supply, turnover, projected service", (
         *KEYS,
-        ("on_hand", "double", True, "units on hand today"),
+        ("on_hand", "double", True, "units on hand today (null: the series has no inventory row; then every stock "
+         "figure of the row is null)"),
         ("inventory_value", "double", True, "max(on_hand, 0) * unit_cost"),
         ("days_of_supply", "double", True, "on_hand / d (0 when no stock; inf -> null when d = 0 and stock > 0)"),
         ("turnover", "double", True, "annual forecast demand / on_hand (null without stock): turns per year at "
@@ -312,7 +318,9 @@ INPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
         ("dc_id", "string", False, "distribution centre key"),
         REGION,
         ("unit_cost", "double", False, "cost per unit shipped"),
-        ("lead_time_days", "double", True, "transit days"),
+        # Required: allocation uses only lanes within allocation.horizon_days, and no default transit time is
+        # safe (0 would make every lane look fast), so a file without it stops at read, before any stage writes.
+        ("lead_time_days", "double", False, "transit days (required)"),
         ("capacity", "double", True, "units per run (null: unbounded)"),
     )),
     TableSpec("events", "Calendar events (holidays, campaigns)", (

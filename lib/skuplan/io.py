@@ -1,4 +1,5 @@
-"""Storage: input readers (parquet / delta / csv) and idempotent Delta writers. The only module doing I/O."""
+"""Storage: input readers (parquet / delta / csv) and idempotent Delta writers. The only module doing I/O, with
+skuplan.ingest, which it calls to read CSV layouts and Parquet footers as the user meant."""
 
 from __future__ import annotations
 
@@ -65,13 +66,18 @@ def read_input(spark: SparkSession, cfg: Config, table: str) -> DataFrame | None
     if not spec.required and _is_local(path) and not os.path.exists(path.removeprefix("file://")):
         return None
     _check_exists(table, path)
+    from skuplan import ingest  # here, not at the top: ingest imports InputError from this module
+
     try:
-        if spec.format == "csv":
-            # Text first: a bad value must reach quarantine with its original spelling.
-            df = spark.read.option("header", True).option("inferSchema", False).csv(path)
+        if spec.format == "csv":  # as text, in the configured layout (inputs.<table>.sep, encoding, ...)
+            df = ingest.read_csv(spark, path, spec)
+        elif spec.format == "parquet":  # timestamps of any unit and zone as the day meant (skuplan.input_formats)
+            df = ingest.read_parquet(spark, path, table)
         else:
             df = spark.read.format(spec.format).load(path)
         df.schema  # noqa: B018 - forces the footer/log read so format errors surface here
+    except InputError:  # already names the file and the fix
+        raise
     except Exception as exc:  # re-raised with the file and the fix; nothing is swallowed
         first_line = (str(exc).strip().splitlines() or [""])[0][:300]
         raise InputError(
@@ -97,13 +103,35 @@ def conform_columns(df: DataFrame, table: str, path: str = "<dataframe>") -> Dat
             cols.append(F.lit(default).cast(target).alias(name))
             continue
         allowed = _CASTABLE[type(target)]
-        if not isinstance(field.dataType, allowed):
+        # pandas writes an empty frame's text and date columns as parquet's null type (Spark reads int): a file
+        # without rows has no value to misread, and must reach validate's empty-input rule (checked only here).
+        if not isinstance(field.dataType, allowed) and not df.isEmpty():
             raise InputError(
                 f"input {table}: column '{name}' in {path} has type {field.dataType.simpleString()}, "
                 f"expected {target.simpleString()} (or text that parses as one); fix the export"
             )
         cols.append(F.col(f"`{field.name}`").alias(name))
     return df.select(*cols)
+
+
+def check_output_root(cfg: Config) -> None:
+    """Before any stage runs (and in --dry-run): a local outputs.root must be a folder, or creatable and writable.
+    Otherwise the first Delta commit fails after validate with a JVM error that names neither key nor path.
+    Paths with a scheme (s3a://, abfss://, dbfs:/) are left to the cluster: no cheap check is reliable there."""
+    root = cfg.outputs.root
+    if re.match(r"^[a-z][a-z0-9+.-]*:", root, re.IGNORECASE) and not root.startswith("file:"):
+        return
+    local = os.path.abspath(re.sub(r"^file://", "", root))
+    existing = local
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)  # the nearest existing folder: where the root would be created
+    fix = "point outputs.root (or SKUPLAN__OUTPUTS__ROOT) at a folder, which is created if absent"
+    if not os.path.isdir(existing):
+        what = "is a file" if existing == local else f"lies under {existing}, which is a file"
+        raise InputError(f"outputs.root {root} {what}, not a folder: {fix}, or move the file away")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"outputs.root {root}: {existing} is not writable by this user: {fix} that is writable, "
+                         "or change the folder's permissions")
 
 
 def table_path(cfg: Config, name: str) -> str:
@@ -204,6 +232,16 @@ def read_table(spark: SparkSession, cfg: Config, name: str, run_date: dt.date | 
     if run_date is not None:
         df = df.where(F.col("run_date") == F.lit(run_date).cast("date"))
     return df
+
+
+def read_plan(spark: SparkSession, cfg: Config, name: str, run_date: dt.date) -> DataFrame:
+    """Like read_table for one run_date, but only when that run_date is complete in the runs manifest: raises
+    skuplan.complete_runs.IncompleteRun (run_date, failed run and stage, the fix) when a run failed or stopped
+    after rewriting some of its tables. The way for readers (report, notebook) to get a plan, never a mix."""
+    # Imported here: complete_runs imports the pipeline, which imports this module.
+    from skuplan import complete_runs
+
+    return complete_runs.read_plan(spark, cfg, name, run_date)
 
 
 def append_manifest(spark: SparkSession, cfg: Config, rows: list[dict], schema: T.StructType) -> None:

@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from skuplan import io
 from skuplan.config import Config
+from skuplan.errors import root_cause, tag_stage
 from skuplan.resume import committed_inputs
 from skuplan.run_context import RunContext, RunFailed, StageRecord
 from skuplan.schemas import RUNS
@@ -82,12 +83,16 @@ def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date, from_stage
     partition is replaced."""
     if from_stage is not None and from_stage not in STAGE_NAMES:
         raise UnknownStage(f"--from-stage {from_stage!r} is not a stage; use one of {', '.join(STAGE_NAMES)}")
+    io.check_output_root(cfg)  # before validate: a root that is a file would fail only at the first commit
     ctx = RunContext(spark, cfg, run_date)
     first = STAGE_NAMES.index(from_stage) if from_stage else 0
     try:
         frames = committed_inputs(ctx, STAGES, first) if first else {}
         for stage in STAGES[first:]:
             frames.update(_run_stage(ctx, stage, frames))
+            if ctx.stop_reason:  # e.g. a legal night without sales: nothing after it may replace the plans
+                log.warning("run ends after stage %s: %s", stage.name, ctx.stop_reason)
+                break
     except BaseException:
         # Record how far the run got, but never let a manifest problem hide the original error.
         try:
@@ -119,7 +124,10 @@ def _run_stage(ctx: RunContext, stage: Stage, frames: dict[str, DataFrame]) -> d
         if ctx.problems:
             raise RunFailed("; ".join(ctx.problems))
     except Exception as exc:
-        rec.seconds, rec.status, rec.detail = time.perf_counter() - start, "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        # The root cause, not str(exc): a worker's error would be its wrapper's first line ("An exception was
+        # thrown from the Python worker") or a Py4J call id. The stage tag lets the CLI name where it failed.
+        rec.seconds, rec.status, rec.detail = time.perf_counter() - start, "failed", root_cause(exc)[:2000]
+        tag_stage(exc, stage.name)
         ctx.records.append(rec)
         raise
     rec.seconds = time.perf_counter() - start

@@ -15,10 +15,14 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from skuplan.config import QualityConfig
+from skuplan.input_formats import TEXT_DATE_FORMAT, TEXT_DECIMAL, check_date_format
+from skuplan.input_rules import ValueRule, rules_for
 from skuplan.schemas import INPUT_COLUMNS, KEYS, NAN_MEANS_NULL, QUARANTINE
 from skuplan.series.spark import SERIES_KEYS
 
 EARLIEST_DATE = dt.date(1990, 1, 1)
+# A row whose item the items table holds but quarantined: blamed on the items row, not counted against its table.
+ITEM_QUARANTINED = "ITEM_QUARANTINED"
 # Above this many repeated keys the duplicate check joins them back with a shuffle instead of a broadcast.
 MAX_BROADCAST_REPEATED_KEYS = 2_000_000
 
@@ -30,7 +34,8 @@ class Validated(NamedTuple):
     cached: tuple[DataFrame, ...] = ()  # frames validate_table persisted; the caller unpersists them when done
 
 
-Rule = tuple[str, str, Column]  # (reason_code, human reason, condition that marks a bad row)
+# (reason_code, human reason, condition that marks a bad row); a reason may be a Column when it quotes the value.
+Rule = tuple[str, str | Column, Column]
 
 
 def _generic_rules(table: str) -> list[Rule]:
@@ -38,6 +43,10 @@ def _generic_rules(table: str) -> list[Rule]:
     keys = set(KEYS[table])
     for name, dtype, required in INPUT_COLUMNS[table]:
         typed, raw = F.col(name), F.col(f"_raw_{name}")
+        if isinstance(dtype, T.StringType):
+            # U+FFFD is what a decoder puts for bytes the encoding does not have: "Caf\ufffd" would be a new id.
+            rules.append(("BAD_ENCODING", f"{name} holds U+FFFD (bytes not valid in the file's encoding): set "
+                          f"inputs.{table}.encoding, e.g. cp1252", typed.contains("\ufffd")))
         if required and name in keys and isinstance(dtype, T.StringType):
             rules.append(("NULL_KEY", f"{name} is null or empty", typed.isNull()))
             # Invisible characters make two ids that print alike differ; reject rather than guess.
@@ -46,7 +55,8 @@ def _generic_rules(table: str) -> list[Rule]:
         unparsed = raw.isNotNull() & typed.isNull()
         if (table, name) in NAN_MEANS_NULL:
             unparsed = unparsed & ~F.coalesce(F.isnan(F.expr(f"try_cast(`_raw_{name}` as double)")), F.lit(False))
-        rules.append((f"BAD_{name.upper()}", f"{name} does not parse as {dtype.simpleString()}", unparsed))
+        rules.append((f"BAD_{name.upper()}", f"{name} does not parse as {dtype.simpleString()}{_layout_hint(table, dtype)}",
+                      unparsed))
         if required:
             rules.append((f"MISSING_{name.upper()}", f"{name} is null", typed.isNull()))
         if isinstance(dtype, T.DoubleType):
@@ -57,41 +67,44 @@ def _generic_rules(table: str) -> list[Rule]:
 
 
 def _table_rules(table: str, run_date: dt.date, cfg: QualityConfig) -> list[Rule]:
+    """Rules that depend on the run date or on config, then the declared value rules (skuplan.input_rules)."""
     c = F.col
+    rules: list[Rule] = []
     if table == "sales":
         rules = [
             ("DATE_AFTER_RUN_DATE", f"date is on or after the run date {run_date}", c("date") >= F.lit(run_date)),
             ("DATE_OUT_OF_RANGE", f"date is before {EARLIEST_DATE}", c("date") < F.lit(EARLIEST_DATE)),
-            ("NEGATIVE_PROMO", "promo must be between 0 and 1", (c("promo") < 0) | (c("promo") > 1)),
-            ("NEGATIVE_PRICE", "price is negative", c("price") < 0),
         ]
         if cfg.returns == "quarantine":
             rules.insert(0, ("NEGATIVE_UNITS", "units < 0 (a return; set quality.returns: net to net it)", c("units") < 0))
-        return rules
-    if table == "items":
-        return [
-            ("BAD_SERVICE_LEVEL", "service_level must be in (0, 1)", (c("service_level") <= 0) | (c("service_level") >= 1)),
-            ("BAD_SERVICE_TYPE", "service_type must be csl or fill_rate", ~c("service_type").isin("csl", "fill_rate")),
-            ("NEGATIVE_LEAD_TIME", "lead_time_days or lead_time_std_days < 0", (c("lead_time_days") < 0) | (c("lead_time_std_days") < 0)),
-            ("NEGATIVE_COST", "unit_cost, holding_rate or order_cost < 0", (c("unit_cost") < 0) | (c("holding_rate") < 0) | (c("order_cost") < 0)),
-            ("BAD_PACK", "moq and pack_size must be >= 1", (c("moq") < 1) | (c("pack_size") < 1)),
-        ]
-    if table == "inventory":
-        # Negative on_hand is kept: it is impossible data the planner must see as an alert.
-        return [("NEGATIVE_QUANTITY", "on_order or backorders < 0", (c("on_order") < 0) | (c("backorders") < 0))]
-    if table == "dc_stock":
-        return [("NEGATIVE_STOCK", "available < 0", c("available") < 0)]
-    if table == "lanes":
-        return [
-            ("NEGATIVE_COST", "lane unit_cost < 0", c("unit_cost") < 0),
-            ("NEGATIVE_CAPACITY", "lane capacity < 0", c("capacity") < 0),
-        ]
-    return []
+    return rules + [spark_rule for rule in rules_for(table) for spark_rule in _value_rule(rule)]
+
+
+def _value_rule(rule: ValueRule) -> list[Rule]:
+    """The Spark conditions of one declared rule (the same test as ValueRule.violated: null never matches)."""
+    v = F.col(rule.column)
+    if rule.allowed:
+        return [(rule.code, rule.reason, ~v.isin(*rule.allowed))]
+    bad = F.lit(False)
+    if rule.low is not None:
+        bad = bad | ((v <= rule.low) if rule.low_open else (v < rule.low))
+    if rule.high is not None:
+        bad = bad | ((v >= rule.high) if rule.high_open else (v > rule.high))
+    reason: str | Column = rule.reason
+    if rule.share:
+        # 95 for a share is most likely a percentage: say so and what to write (ValueRule.reason_for's words).
+        shown = F.regexp_replace(v.cast("string"), r"\.0$", "")
+        hint = F.concat(F.lit(f"{rule.requirement}; "), shown, F.lit(" looks like a percentage: write "),
+                        F.round(v / 100.0, 6).cast("string"))  # fmt: skip
+        reason = F.when((v > 1) & (v <= 100), hint).otherwise(F.lit(rule.reason))
+    on_bound = [(rule.bound_code, rule.reason, v == rule.low)] if rule.bound_code and rule.low_open else []
+    return [*on_bound, (rule.code, reason, bad)]
 
 
 def _first_reason(rules: list[Rule]) -> tuple[Column, Column]:
     code = F.coalesce(*[F.when(cond, F.lit(code)) for code, _, cond in rules], F.lit(None).cast("string"))
-    reason = F.coalesce(*[F.when(cond, F.lit(text)) for _, text, cond in rules], F.lit(None).cast("string"))
+    reason = F.coalesce(*[F.when(cond, F.lit(text) if isinstance(text, str) else text) for _, text, cond in rules],
+                        F.lit(None).cast("string"))
     return code, reason
 
 
@@ -112,9 +125,12 @@ def validate_table(
     cfg: QualityConfig,
     known_items_df: DataFrame | None = None,
     partitions: int | None = None,
+    quarantined_items_df: DataFrame | None = None,
 ) -> Validated:
     """Split one input into typed accepted rows and quarantine rows (schema QUARANTINE).
 
+    known_items_df: the accepted items (item_id); a row of another item is UNKNOWN_ITEM, or ITEM_QUARANTINED when
+    the item is among quarantined_items_df (item_id, reason_code, reason: see quarantined_items).
     partitions: hash-partition the rows by item x region into this many parts (tables keyed by series only),
     for a caller whose later steps group by series (see the pipeline's prepare stage)."""
     names = [name for name, _, _ in INPUT_COLUMNS[table]]
@@ -124,12 +140,7 @@ def validate_table(
     df = df.withColumn("reason_code", code).withColumn("reason", reason)
 
     if known_items_df is not None and "item_id" in names:
-        known = known_items_df.select(F.col("item_id").alias("_known_item")).distinct()
-        df = df.join(known, df["item_id"] == known["_known_item"], how="left")
-        unknown = df["reason_code"].isNull() & F.col("_known_item").isNull()
-        df = df.withColumn("reason", F.when(unknown, F.lit("item_id not in the items table")).otherwise(F.col("reason")))
-        df = df.withColumn("reason_code", F.when(unknown, F.lit("UNKNOWN_ITEM")).otherwise(F.col("reason_code")))
-        df = df.drop("_known_item")
+        df = _with_item_reasons(df, known_items_df, quarantined_items_df)
 
     # Materialized once, narrow: typed columns and reasons, plus the raw payload of rejected rows only (a raw
     # copy of every column doubled the cached width, and caching is most of this stage's cost).
@@ -147,6 +158,54 @@ def validate_table(
     return split_marked(marked, table, run_date, cached=(base, repeated))
 
 
+def quarantined_items(items_quarantine: DataFrame) -> DataFrame:
+    """item_id, reason_code, reason of the items table's quarantine rows (validate_table's quarantined_items_df).
+
+    The id comes from the payload, trimmed as the typed id is; an item with an accepted copy is known and never
+    reaches this list's use."""
+    item = F.trim(F.get_json_object("payload", "$.item_id"))
+    return items_quarantine.select(item.alias("item_id"), "reason_code", "reason").where(
+        F.col("item_id").isNotNull() & (F.col("item_id") != "")
+    )
+
+
+def ratio_problem(table: str, n_in: int, n_bad: int, n_item_quarantined: int, limit: float) -> str | None:
+    """The quarantine-ratio problem of one input, or None. Rows quarantined only because their item's master row
+    was (ITEM_QUARANTINED) are the items table's fault: they count neither as bad nor as judged here, so one bad
+    items row does not fail a small sales table (the items table's own ratio still applies)."""
+    own, judged = n_bad - n_item_quarantined, n_in - n_item_quarantined
+    ratio = own / judged if judged else 0.0
+    if ratio <= limit:
+        return None
+    besides = (f" (besides {n_item_quarantined} rows of items quarantined in the items table)"
+               if n_item_quarantined else "")  # fmt: skip
+    return (f"input {table}: {own} of {judged} rows ({ratio:.1%}) quarantined{besides}, above "
+            f"quality.max_quarantine_ratio={limit}; inspect the quarantine table or raise the limit")
+
+
+def _with_item_reasons(df: DataFrame, known_items_df: DataFrame, quarantined_items_df: DataFrame | None) -> DataFrame:
+    """Rows of items absent from the accepted items: ITEM_QUARANTINED when the items table had the item but
+    quarantined it (the fix is in the items table, so the reason names that row's reason), else UNKNOWN_ITEM."""
+    known = known_items_df.select(F.col("item_id").alias("_known_item")).distinct()
+    df = df.join(known, df["item_id"] == known["_known_item"], how="left")
+    unknown = df["reason_code"].isNull() & F.col("_known_item").isNull()
+    code, text = F.lit("UNKNOWN_ITEM"), F.lit("item_id not in the items table")
+    if quarantined_items_df is not None:
+        # One reason per item (an item may have several quarantined rows): the smallest code, for a stable text.
+        first = F.min(F.struct("reason_code", "reason"))
+        q = quarantined_items_df.groupBy(F.col("item_id").alias("_q_item")).agg(first.alias("_q"))
+        df = df.join(q, df["item_id"] == q["_q_item"], how="left")
+        blamed = F.col("_q_item").isNotNull()
+        code = F.when(blamed, F.lit(ITEM_QUARANTINED)).otherwise(code)
+        text = F.when(blamed, F.concat(
+            F.lit("the item's row in the items table was quarantined ("), F.col("_q.reason_code"), F.lit(": "),
+            F.col("_q.reason"), F.lit("); fix that items row and this row is accepted"),
+        )).otherwise(text)  # fmt: skip
+    df = df.withColumn("reason", F.when(unknown, text).otherwise(F.col("reason")))
+    df = df.withColumn("reason_code", F.when(unknown, code).otherwise(F.col("reason_code")))
+    return df.drop("_known_item", "_q_item", "_q")  # drop ignores the absent ones
+
+
 def split_marked(marked: DataFrame, table: str, run_date: dt.date, cached: tuple[DataFrame, ...] = ()) -> Validated:
     """Accepted rows and quarantine rows of a frame whose rows carry reason_code (null = accepted)."""
     names = [name for name, _, _ in INPUT_COLUMNS[table]]
@@ -157,25 +216,58 @@ def split_marked(marked: DataFrame, table: str, run_date: dt.date, cached: tuple
 
 
 def _typed_from_raw(raw_df: DataFrame, table: str, cfg: QualityConfig) -> list[Column]:
-    source = {f.name: f.dataType for f in raw_df.schema.fields}
-    return [
-        _nan_as_null(F.expr(_cast_sql(name, dtype, source.get(name), cfg.business_timezone)), table, name).alias(name)
-        for name, dtype, _ in INPUT_COLUMNS[table]
-    ]
+    # A CSV column carries its layout (decimal, date_format) in its metadata: skuplan.ingest puts it there.
+    fields = {f.name: f for f in raw_df.schema.fields}
+    cols = []
+    for name, dtype, _ in INPUT_COLUMNS[table]:
+        field = fields.get(name)
+        sql = _cast_sql(name, dtype, field.dataType if field else None, cfg.business_timezone,
+                        field.metadata if field else None)
+        cols.append(_nan_as_null(F.expr(sql), table, name).alias(name))
+    return cols
+
+
+def typed_input(raw_df: DataFrame, table: str, cfg: QualityConfig) -> DataFrame:
+    """The contract's columns typed exactly as validate types them (CSV layout, calendar-day rule), no rule applied:
+    a value that does not parse is null. For readers of a raw input, such as the report's actuals."""
+    names = [name for name, _, _ in INPUT_COLUMNS[table]]
+    return raw_df.select(*[F.col(n).alias(f"_raw_{n}") for n in names]).select(*_typed_from_raw(raw_df, table, cfg))
+
+
+def _layout_hint(table: str, dtype: T.DataType) -> str:
+    """Where a text layout other than the default is configured, for the reason of a value that does not parse."""
+    if isinstance(dtype, T.DateType):
+        return f" (yyyy-MM-dd, or the layout set in inputs.{table}.date_format, e.g. dd/MM/yyyy)"
+    if isinstance(dtype, T.DoubleType):
+        return f" (a decimal comma needs inputs.{table}.decimal: ',')"
+    return ""
 
 
 def _nan_as_null(col: Column, table: str, name: str) -> Column:
     return F.when(~F.isnan(col), col) if (table, name) in NAN_MEANS_NULL else col
 
 
-def _cast_sql(name: str, dtype: T.DataType, source: T.DataType | None, timezone: str) -> str:
-    raw = f"`_raw_{name}`"
+def _cast_sql(name: str, dtype: T.DataType, source: T.DataType | None, timezone: str,
+              text: dict | None = None) -> str:
+    """The typed value as SQL. Dates follow the calendar-day rule of skuplan.input_formats; `text` is a CSV
+    column's layout (TEXT_DECIMAL, TEXT_DATE_FORMAT)."""
+    raw, text = f"`_raw_{name}`", text or {}
     if isinstance(dtype, T.StringType):
         return f"nullif(trim(cast({raw} as string)), '')"
+    if isinstance(dtype, T.DoubleType) and text.get(TEXT_DECIMAL) == ",":
+        # 1,5 is 1.5; a '.' as well (1.234,5: thousands?) is unparseable, never silently 1.234.
+        value = f"trim(cast({raw} as string))"
+        return f"try_cast(CASE WHEN instr({value}, '.') > 0 THEN NULL ELSE replace({value}, ',', '.') END as double)"
     if isinstance(dtype, T.DateType):
+        if isinstance(source, T.TimestampNTZType):  # a wall clock (naive, or made so by skuplan.ingest)
+            return f"cast({raw} as date)"
         if isinstance(source, T.TimestampType):
-            # An instant: the business day is its calendar day in the business time zone.
-            return f"to_date(from_utc_timestamp({raw}, '{timezone}'))"
+            # An instant without a zone of its own: its day in the business time zone, from unix micros so that the
+            # session time zone cannot move it (to_date would apply it).
+            local = f"unix_micros(from_utc_timestamp({raw}, '{timezone}'))"
+            return f"date_from_unix_date(cast(({local} - pmod({local}, 86400000000L)) div 86400000000L as int))"
+        if text.get(TEXT_DATE_FORMAT):  # checked again: it goes into SQL, and metadata can come from a Delta table
+            return f"try_to_date(trim(cast({raw} as string)), '{check_date_format(text[TEXT_DATE_FORMAT])}')"
         # Text keeps the calendar day as written: '2024-01-05T23:30-05:00' is a sale on Jan 5
         # in the store's own zone, which is the day its demand belongs to.
         return f"try_cast(trim(cast({raw} as string)) as date)"

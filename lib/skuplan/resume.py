@@ -3,10 +3,11 @@ runs manifest (same config hash, table partitions unchanged since the recorded D
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from skuplan import io
@@ -41,6 +42,9 @@ def committed_inputs(ctx: RunContext, stages, first: int) -> dict[str, DataFrame
                             f"committed {stage.name} (hash {rec['config_hash']}, now {ctx.cfg.fingerprint()}); "
                             "run without --from-stage")
         versions = json.loads(rec["table_versions"] or "{}")
+        if not versions and needed & set(stage.writes):  # e.g. validate on a kept-previous night wrote nothing
+            raise RunFailed(f"cannot resume from {resumed.name}: {stage.name} of run {rec['run_id']} committed no "
+                            f"table ({(rec['detail'] or '')[:300]}); run without --from-stage")
         for name in sorted(needed & set(stage.writes) & versions.keys()):
             _check_unchanged(ctx, name, versions[name], rec["run_id"])
             frames[name] = ctx.read(name, versions[name])
@@ -71,13 +75,22 @@ def _latest_ok_records(ctx: RunContext, stage_names: list[str]) -> dict[str, dic
 
 def _check_unchanged(ctx: RunContext, name: str, version: int, run_id: str) -> None:
     """Raise if a commit after `version` may have changed this run_date's rows of table `name`."""
-    history = DeltaTable.forPath(ctx.spark, io.table_path(ctx.cfg, name)).history()
+    row = later_rewrite(ctx.spark, io.table_path(ctx.cfg, name), version, ctx.run_date)
+    if row is not None:
+        raise RunFailed(
+            f"cannot resume: table {name} differs from what run {run_id} committed (version {version}); "
+            f"version {row['version']} ({row['operation']}) rewrote run_date {ctx.run_date}; run without --from-stage"
+        )
+
+
+def later_rewrite(spark: SparkSession, path: str, version: int, run_date: dt.date) -> Row | None:
+    """The first commit after `version` that may have changed the run_date partition of the Delta table at `path`
+    (None if none did). Shared with skuplan.complete_runs: a reader must not take such rows for the recorded run."""
+    history = DeltaTable.forPath(spark, path).history()
     later = history.where(F.col("version") > version).select("version", "operation", "operationParameters").collect()
-    day = ctx.run_date.isoformat()
+    day = run_date.isoformat()
     for row in sorted(later, key=lambda r: r["version"]):
         predicate = (row["operationParameters"] or {}).get("predicate")
         if row["operation"] in _CONTENT_OPERATIONS and (predicate is None or day in predicate):
-            raise RunFailed(
-                f"cannot resume: table {name} differs from what run {run_id} committed (version {version}); "
-                f"version {row['version']} ({row['operation']}) rewrote run_date {day}; run without --from-stage"
-            )
+            return row
+    return None

@@ -52,6 +52,9 @@ class RunContext:
         # Problems the running stage found that fail the run once its outputs are committed (so that, e.g.,
         # the quarantine table can be inspected after a too-dirty input).
         self.problems: list[str] = []
+        # Set by a stage when the run ends after it with status ok (validate on a legal night without sales:
+        # the later stages would plan from nothing and replace the previous plans).
+        self.stop_reason = ""
         self.resumed_from = ""  # what a resumed run reused, for the first stage's manifest row
         self._persisted: list[DataFrame] = []
         self._checkpoints: list[DataFrame] = []

@@ -120,7 +120,9 @@ def encode(
 def _check_inputs(requirements: pd.DataFrame, supply: pd.DataFrame, lanes: pd.DataFrame) -> None:
     _check(requirements, "requirements", ["item_id", "region_id", "requirement"], {"requirement": ">=0"})
     _check(supply, "supply", ["item_id", "dc_id", "available"], {"available": ">=0"})
-    lane_rules = {"unit_cost": "finite", "lead_time_days": "finite"} | (
+    # lead_time_days is required and >= 0 as in the lanes input contract and rules (skuplan.input_rules): validate
+    # stops a file without it at read and quarantines bad values, so this only guards direct callers.
+    lane_rules = {"unit_cost": "finite", "lead_time_days": ">=0"} | (
         {"capacity": "cap"} if "capacity" in lanes else {}
     )
     _check(lanes, "lanes", ["dc_id", "region_id", *lane_rules], lane_rules)

@@ -12,6 +12,12 @@ Rules (thresholds in cfg.alerts):
 - overstock_days: days of supply on_hand / d > max_days_of_supply (d > 0). high above twice the threshold.
 - dead_stock: on_hand > 0 and no sale for >= dead_stock_days (the inventory row's last_sale_date, which the
   pipeline joins from the series statistics); value = days since the last sale. high at 2x.
+Per planned series (policy rows; how each is read: inventory.sanity):
+- no_inventory_row: the series has no inventory row, so replenishment assumed position 0. severity high, value
+  and threshold null.
+- moq_exceeds_demand: moq > moq_max_days_of_demand days of forecast demand (d > 0); value = moq / d in days.
+  high above twice the threshold, and always when the MOQ is not applied (above moq_ignore_days_of_demand).
+- long_lead_time: lead_time_days > max_lead_time_days; value = the lead time. high above twice the threshold.
 """
 
 from __future__ import annotations
@@ -24,10 +30,13 @@ import pandas as pd
 
 from skuplan.contracts import contract
 from skuplan.inventory.config import AlertThresholds, InventoryConfig
+from skuplan.inventory.sanity import missing_inventory, moq_cover_days, moq_ignored, with_stock_columns
 from skuplan.series.batch import KEYS
 
 # value / threshold are in the unit of the rule: units (stock levels), days (cover, supply, no sale).
 ALERT_COLUMNS = contract("alerts").names
+# Alerts on the inputs rather than on today's stock: the policy stage counts them in its manifest detail.
+DATA_ALERT_TYPES = ("no_inventory_row", "moq_exceeds_demand", "long_lead_time")
 
 
 def _days_since_last_sale(df: pd.DataFrame, run_date: dt.date) -> pd.Series:
@@ -43,7 +52,7 @@ def _rows(df, mask, kind, severity, value, threshold, message) -> pd.DataFrame:
     out["severity"] = np.asarray(severity, dtype=object)[m] if np.ndim(severity) else severity
     out["value"] = np.asarray(value, dtype=float)[m]
     out["threshold"] = np.asarray(threshold, dtype=float)[m] if np.ndim(threshold) else float(threshold)
-    out["message"] = message
+    out["message"] = np.asarray(message, dtype=object)[m] if np.ndim(message) else message
     return out
 
 
@@ -82,10 +91,7 @@ class _Levels:
 
 def _joined(policy: pd.DataFrame, inventory: pd.DataFrame) -> pd.DataFrame:
     """Inventory rows (on_order, backorders default to 0) with their policy columns, left-joined."""
-    inv = inventory.copy()
-    for col in ("on_order", "backorders"):
-        if col not in inv:
-            inv[col] = 0.0
+    inv = with_stock_columns(inventory)
     cols = ["item_id", "region_id", "safety_stock", "order_up_to", "mean_daily_demand", "lead_time_days"]
     keys_obj = dict.fromkeys(KEYS, object)  # empty frames default to float keys; merge needs one dtype
     df = inv.astype(keys_obj).merge(policy[cols].astype(keys_obj), on=KEYS, how="left", validate="one_to_one")
@@ -156,6 +162,30 @@ def _dead_stock(df: pd.DataFrame, lv: _Levels, th: AlertThresholds, run_date: dt
     return _rows(df, m, "dead_stock", sev, since, limit, "no sale for a long time")
 
 
+def _no_inventory_row(policy: pd.DataFrame, inventory: pd.DataFrame) -> pd.DataFrame:
+    m = missing_inventory(policy, inventory)
+    return _rows(policy, m, "no_inventory_row", "high", np.full(len(policy), np.nan), np.nan,
+                 "no inventory row: replenishment assumed nothing on hand or on order; add the row (on_hand 0 "
+                 "if the shelf is empty)")  # fmt: skip
+
+
+def _master_data(policy: pd.DataFrame, th: AlertThresholds) -> list[pd.DataFrame]:
+    """moq_exceeds_demand and long_lead_time on the policy rows (inputs passed through by plan_policy)."""
+    moq, d = policy["moq"].astype(float).to_numpy(), policy["mean_daily_demand"].astype(float).to_numpy()
+    cover, limit = moq_cover_days(moq, d), th.moq_max_days_of_demand
+    ignored = moq_ignored(moq, d, th)
+    sev = np.where(ignored, "high", _severity(cover, limit, False, th.high_severity_ratio))
+    text = np.where(ignored, "MOQ covers more days of forecast demand than alerts.moq_ignore_days_of_demand: not "
+                    "applied to orders, check the master data", "MOQ covers more days of forecast demand than the "
+                    "limit: orders are at least the MOQ, check the master data")  # fmt: skip
+    lead, max_lead = policy["lead_time_days"].astype(float).to_numpy(), th.max_lead_time_days
+    return [
+        _rows(policy, cover > limit, "moq_exceeds_demand", sev, cover, limit, text),
+        _rows(policy, lead > max_lead, "long_lead_time", _severity(lead, max_lead, False, th.high_severity_ratio),
+              lead, max_lead, "lead time above the limit: plans cover it as given, check the master data"),
+    ]  # fmt: skip
+
+
 def alerts(
     policy: pd.DataFrame,
     inventory: pd.DataFrame,
@@ -163,7 +193,7 @@ def alerts(
     cfg: InventoryConfig,
 ) -> pd.DataFrame:
     """Alerts for every series present in `inventory` (joined to its plan_policy row, and carrying the series'
-    last_sale_date); ALERT_COLUMNS."""
+    last_sale_date), and the per-series rules for every row of `policy`; ALERT_COLUMNS."""
     th = cfg.alerts
     df = _joined(policy, inventory)
     lv = _Levels.of(df)
@@ -174,6 +204,8 @@ def alerts(
         _overstock(df, lv, th),
         _overstock_days(df, lv, th),
         _dead_stock(df, lv, th, run_date),
+        _no_inventory_row(policy, inventory),
+        *_master_data(policy, th),
     ]
     out = pd.concat(parts, ignore_index=True)
     return out[ALERT_COLUMNS].sort_values(KEYS + ["alert_type"], kind="stable").reset_index(drop=True)

@@ -38,6 +38,25 @@ class AlertThresholds(_Strict):
     dead_stock_days: int = Field(90, ge=1)
     # severity "high" when the ratio value/threshold crosses this (stockout: cover below half the gap).
     high_severity_ratio: float = Field(0.5, gt=0, lt=1)
+    # Master-data sanity (legal but implausible values; issue 13). moq_exceeds_demand: the MOQ covers more than
+    # this many days of forecast demand (moq / d, d > 0). A year: slow movers with a one-case MOQ stay below it.
+    moq_max_days_of_demand: float = Field(365.0, gt=0)
+    # Beyond this many days of demand the MOQ is taken for a data error (47 years of stock is no purchase anyone
+    # means) and orders leave it out, the alert then high; between the two limits the MOQ is applied and only
+    # flagged. null: always applied. See docs/decisions.md (2026-11-30, absurd master data).
+    moq_ignore_days_of_demand: float | None = Field(3650.0, gt=0)
+    # long_lead_time: lead_time_days above this (the lead time is used as given: it is a fact, not a choice).
+    max_lead_time_days: float = Field(180.0, gt=0)
+
+    @model_validator(mode="after")
+    def _moq_limits(self) -> AlertThresholds:
+        ignore = self.moq_ignore_days_of_demand
+        if ignore is not None and ignore < self.moq_max_days_of_demand:
+            raise ValueError(
+                "alerts.moq_ignore_days_of_demand must be >= alerts.moq_max_days_of_demand (or null), got "
+                f"{ignore} < {self.moq_max_days_of_demand}"
+            )
+        return self
 
 
 class ReplayConfig(_Strict):

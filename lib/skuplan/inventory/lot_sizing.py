@@ -1,4 +1,5 @@
-"""Lot sizing: EOQ, pack/MOQ rounding, and Wagner-Whitin dynamic lot sizing for time-varying demand."""
+"""Lot sizing: EOQ, the one-review floor, pack/MOQ rounding, and Wagner-Whitin dynamic lot sizing for
+time-varying demand."""
 
 from __future__ import annotations
 
@@ -14,6 +15,20 @@ def eoq(annual_demand, order_cost, holding_cost_per_unit_year):
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.sqrt(2.0 * k * dem / h)
     return np.where(dem == 0, 0.0, np.where(h > 0, q, np.nan))
+
+
+def review_floor(lot, d, review_days):
+    """(lot, raised): the lot raised to at least one review interval's demand d * review_days where d > 0.
+
+    A lot is never 0 where there is demand. EOQ = sqrt(2 K D / h) is 0 with order_cost K = 0 and tiny when K is
+    tiny; without a set-up cost the cheapest policy orders at every review what was used since the last one
+    (lot-for-lot: any bigger lot only adds holding), and a smaller lot could not cover one review's demand.
+    `raised` marks the rows where the floor, not the lot, sets the quantity (docs/decisions.md 2026-11-30).
+    """
+    lot, d, review = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (lot, d, review_days)))
+    floor = np.where(d > 0, d * review, 0.0)
+    raised = np.isfinite(lot) & (floor > 0) & (lot < floor)
+    return np.where(raised, floor, lot), raised
 
 
 def round_order_qty(qty, moq, pack_size):

@@ -27,11 +27,13 @@ import pandas as pd
 from scipy.special import ndtr
 
 from skuplan.contracts import contract
+from skuplan.input_rules import check_values
 from skuplan.inventory import empirical as emp
 from skuplan.inventory.config import InventoryConfig
 from skuplan.inventory.lot_sizing import (
     eoq,
     ordering_cost_dominates,
+    review_floor,
     round_order_qty,
     wagner_whitin_first_lots,
 )
@@ -45,6 +47,7 @@ from skuplan.inventory.safety_stock import (
     z_for_csl,
     z_for_fill_rate,
 )
+from skuplan.inventory.sanity import moq_ignored, moq_in_force
 from skuplan.series.batch import SeriesBatch
 
 REQUIRED = [
@@ -141,17 +144,12 @@ def _read_inputs(stats: pd.DataFrame, cfg: InventoryConfig) -> _Inputs:
     alpha = alpha.to_numpy(dtype=float)
     stype = df["service_type"].fillna(cfg.default_service_type).astype(str).to_numpy(dtype=object)
     h_year = cost * rate
+    # The item columns are checked by validate's own rules (skuplan.input_rules), on the values planned with (after
+    # the defaults above): a row validate accepted is never invalid here for an input value.
+    item_values = {"lead_time_days": lt, "lead_time_std_days": lt_sd, "service_level": alpha, "service_type": stype,
+                   "unit_cost": cost, "holding_rate": rate, "order_cost": k, "moq": moq, "pack_size": pack}
     invalid_msg = _problems(
-        [
-            (~(d >= 0), "mean_daily_demand must be a number >= 0"),
-            (~(lt >= 0), "lead_time_days must be a number >= 0"),
-            (lt_sd < 0, "lead_time_std_days must be >= 0"),
-            (~((alpha > 0) & (alpha < 1)), "service_level must be in (0, 1)"),
-            (~np.isin(stype, ["csl", "fill_rate"]), "service_type must be 'csl' or 'fill_rate'"),
-            (~(h_year > 0), "unit_cost * holding_rate must be > 0 (EOQ needs a holding cost)"),
-            (~(k >= 0), "order_cost must be a number >= 0"),
-        ],
-        len(df),
+        [(~(d >= 0), "mean_daily_demand must be a number >= 0"), *check_values("items", item_values)], len(df)
     )
     valid = invalid_msg == ""
     return _Inputs(df, d, np.where(valid, d, 0.0), lt, lt_sd, cost, rate, k, h_year, moq, pack, seg, alpha, stype,
@@ -219,12 +217,15 @@ def _sigma(inp: _Inputs, cfg: InventoryConfig, hist: np.ndarray) -> _Sigma:
 @dataclass(frozen=True)
 class _Lots:
     eoq: np.ndarray  # unrounded EOQ
-    kind: np.ndarray  # eoq | wagner_whitin
+    kind: np.ndarray  # eoq | wagner_whitin | review_demand
     q_order: np.ndarray  # the policy's lot, rounded to MOQ and pack size; 0 without demand
+    moq: np.ndarray  # the MOQ in force (sanity.moq_in_force): the input, or 1 where it is taken for a data error
 
 
-def _lot_sizes(inp: _Inputs, cfg: InventoryConfig, policy: np.ndarray, forecast: pd.DataFrame | None) -> _Lots:
-    """EOQ, or the first Wagner-Whitin lot of the forecast where ordering cost dominates."""
+def _lot_sizes(inp: _Inputs, cfg: InventoryConfig, policy: np.ndarray, review: np.ndarray,
+               forecast: pd.DataFrame | None) -> _Lots:  # fmt: skip
+    """EOQ, or the first Wagner-Whitin lot of the forecast where ordering cost dominates; at least one review's
+    demand (lot_sizing.review_floor: order_cost 0 gives EOQ 0, and a 0 lot would never reorder)."""
     d0, k, h_year = inp.d0, inp.k, inp.h_year
     q_eoq = eoq(d0 * cfg.days_per_year, k, h_year)
     lot_raw, lot_kind = q_eoq, np.full(inp.n, "eoq", dtype=object)
@@ -241,8 +242,11 @@ def _lot_sizes(inp: _Inputs, cfg: InventoryConfig, policy: np.ndarray, forecast:
             )  # fmt: skip
             use = want & np.isfinite(ww) & (ww > 0)
             lot_raw, lot_kind = np.where(use, ww, lot_raw), np.where(use, "wagner_whitin", lot_kind)
-    q_order = np.where(d0 > 0, round_order_qty(np.nan_to_num(lot_raw), inp.moq, inp.pack), 0.0)
-    return _Lots(q_eoq, lot_kind, q_order)
+    lot_raw, raised = review_floor(lot_raw, d0, review)
+    lot_kind = np.where(raised, "review_demand", lot_kind)
+    moq = moq_in_force(inp.moq, d0, cfg.alerts)
+    q_order = np.where(d0 > 0, round_order_qty(np.nan_to_num(lot_raw), moq, inp.pack), 0.0)
+    return _Lots(q_eoq, lot_kind, q_order, moq)
 
 
 @dataclass
@@ -335,7 +339,7 @@ def _plan_frame(inp: _Inputs, cfg: InventoryConfig, sigma: _Sigma, policy: np.nd
     d0, k, valid = inp.d0, inp.k, inp.valid
     is_rs = policy == "RS"
     big_r = cfg.review_period_days
-    order_qty_policy = np.where(is_rs, round_order_qty(d0 * big_r, inp.moq, inp.pack), lots.q_order)
+    order_qty_policy = np.where(is_rs, round_order_qty(d0 * big_r, lots.moq, inp.pack), lots.q_order)
     with np.errstate(divide="ignore", invalid="ignore"):
         orders_per_day = np.where(
             is_rs, np.where(d0 > 0, 1.0 / big_r, 0.0), np.where(lv.q_cycle > 0, d0 / lv.q_cycle, 0.0)
@@ -345,6 +349,10 @@ def _plan_frame(inp: _Inputs, cfg: InventoryConfig, sigma: _Sigma, policy: np.nd
         [
             (valid & (sigma.source == "poisson") & (d0 > 0), "no sigma given: Poisson sqrt(d) used"),
             (lv.z_capped, f"service level needs z > z_max={cfg.z_max}: capped"),
+            (valid & (lots.kind == "review_demand"), "lot raised to one review's demand (EOQ smaller: order_cost "
+             "0 or tiny)"),
+            (valid & moq_ignored(inp.moq, d0, cfg.alerts), "moq not applied: more than "
+             f"alerts.moq_ignore_days_of_demand={cfg.alerts.moq_ignore_days_of_demand} days of demand"),
         ],
         inp.n,
     )
@@ -397,7 +405,7 @@ def plan_policy(
     sigma = _sigma(inp, cfg, hist)
     policy = resolve_policy(inp.segment.to_numpy(), inp.df["demand_class"].to_numpy(), cfg)
     review = np.where(policy == "sQ", cfg.continuous_review_days, cfg.review_period_days)
-    lots = _lot_sizes(inp, cfg, policy, forecast)
+    lots = _lot_sizes(inp, cfg, policy, review, forecast)
     levels = _normal_levels(inp, cfg, sigma, policy, review, lots.q_order)
     _empirical_levels(levels, inp, cfg, sigma, hist, review)
     return _plan_frame(inp, cfg, sigma, policy, review, lots, levels)

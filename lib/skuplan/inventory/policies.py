@@ -14,6 +14,7 @@ import pandas as pd
 from skuplan.contracts import contract
 from skuplan.inventory.config import InventoryConfig
 from skuplan.inventory.lot_sizing import round_order_qty
+from skuplan.inventory.sanity import moq_cover_days, moq_ignored, moq_in_force, with_stock_columns
 
 POLICY_CODES = {"sQ": 0, "RS": 1, "sS": 2}
 
@@ -37,11 +38,14 @@ def order_decision(code, position, s, big_s, q, moq, pack, d):
         be enough after a large drop). RS: position < S -> S - position. sS: position <= s -> S - position.
     Then MOQ and pack rounding. Zero forecast demand orders only to clear a negative position (backorders):
     with d = 0 the reorder point is 0 and "position <= 0" alone would keep ordering stock nobody wants.
+    A missing or non-positive Q with demand (plan_policy never gives one; older or hand-made levels may) counts
+    as one day's demand: 0 lots would leave the series unreplenished forever.
     """
     code, position, s, big_s, q, moq, pack, d = np.broadcast_arrays(
         *(np.asarray(x, dtype=float) for x in (code, position, s, big_s, q, moq, pack, d))
     )
     is_sq, is_rs = code == 0, code == 1
+    q = np.where((d > 0) & ~(q > 0), d, q)
     trigger = np.where(is_rs, position < big_s, position <= s)
     trigger &= (d > 0) | (position < 0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -116,37 +120,48 @@ def reason_text(df: pd.DataFrame) -> pd.Series:
     return out
 
 
+def _reasons(df: pd.DataFrame, moq: np.ndarray, cfg: InventoryConfig) -> pd.Series:
+    """reason_text with the MOQ in force, plus what the master-data rules changed (sanity): an MOQ left out,
+    a position assumed 0 for want of an inventory row."""
+    text = reason_text(df.assign(moq=moq))
+    ignored = moq_ignored(df["moq"], df["mean_daily_demand"], cfg.alerts) & (df["order_qty"] > 0).to_numpy()
+    days = _fmt(pd.Series(moq_cover_days(df["moq"], df["mean_daily_demand"]), index=df.index))
+    limit = _fmt(pd.Series(cfg.alerts.moq_ignore_days_of_demand, index=df.index))
+    text = text.where(~ignored, text + "; input MOQ " + _fmt(df["moq"]) + " not applied: it covers " + days
+                      + " days of demand (> alerts.moq_ignore_days_of_demand " + limit + ")")  # fmt: skip
+    assumed = (df["_inv"] == "left_only").to_numpy() & (df["reason_code"] != "invalid").to_numpy()
+    return text.where(~assumed, "no inventory row, position assumed 0: " + text)
+
+
 def replenishment(
     policy: pd.DataFrame, inventory: pd.DataFrame, run_date: dt.date, cfg: InventoryConfig
 ) -> pd.DataFrame:
     """Order recommendation per series of `policy` (plan_policy output) given today's inventory.
 
     inventory: item_id, region_id, on_hand, [on_order=0], [backorders=0]. Position = on_hand + on_order -
-    backorders. A series with no inventory row has position 0 (nothing known on hand or on order).
+    backorders. A series with no inventory row is planned with position 0 (nothing known on hand or on order):
+    reason_code no_inventory_row and a reason saying so, whatever the decision (alerts raise it too).
     RS/sS series are treated as reviewed today: the caller runs this every review period for them.
     Output REPLENISHMENT_COLUMNS: order_qty 0 rows are kept so every decision has its reason.
-    expected_arrival_date = run_date + ceil(lead_time_days).
+    expected_arrival_date = run_date + ceil(lead_time_days). The MOQ in force is sanity.moq_in_force's.
     """
-    del cfg  # policy levels already carry every config choice; kept for a stable call signature
-    inv = inventory.copy()
-    for col in ("on_order", "backorders"):
-        if col not in inv:
-            inv[col] = 0.0
-    inv = inv[["item_id", "region_id", "on_hand", "on_order", "backorders"]].astype(
-        {"item_id": object, "region_id": object}
-    )
+    inv = with_stock_columns(inventory)[["item_id", "region_id", "on_hand", "on_order", "backorders"]]
+    inv = inv.astype({"item_id": object, "region_id": object})
     pol = policy.astype({"item_id": object, "region_id": object})
-    df = pol.merge(inv, on=["item_id", "region_id"], how="left", validate="one_to_one")
+    df = pol.merge(inv, on=["item_id", "region_id"], how="left", validate="one_to_one", indicator="_inv")
     filled = df[["on_hand", "on_order", "backorders"]].astype(float).fillna(0.0)
     df["inventory_position"] = filled["on_hand"] + filled["on_order"] - filled["backorders"]
     code = df["policy"].map(POLICY_CODES).fillna(-1).to_numpy()
+    moq = moq_in_force(df["moq"], df["mean_daily_demand"], cfg.alerts)
     qty, reason = order_decision(
         code, df["inventory_position"], df["reorder_point"], df["order_up_to"], df["order_qty_policy"],
-        df["moq"], df["pack_size"], df["mean_daily_demand"],
+        moq, df["pack_size"], df["mean_daily_demand"],
     )  # fmt: skip
     df["order_qty"] = qty
     df["reason_code"] = np.where(code < 0, "invalid", reason)
-    df["reason"] = reason_text(df) if len(df) else pd.Series(dtype=object)
+    df["reason"] = _reasons(df, moq, cfg) if len(df) else pd.Series(dtype=object)
+    # After the text: reason_text picks its wording by the decision code, which this one replaces.
+    df.loc[(df["_inv"] == "left_only") & (df["reason_code"] != "invalid"), "reason_code"] = "no_inventory_row"
     lead = np.ceil(df["lead_time_days"].astype(float).fillna(0.0).to_numpy())
     df["expected_arrival_date"] = pd.Timestamp(run_date) + pd.to_timedelta(lead, unit="D")
     df.loc[df["order_qty"] <= 0, "expected_arrival_date"] = pd.NaT

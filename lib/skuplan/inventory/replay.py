@@ -28,6 +28,7 @@ from skuplan.inventory import empirical as emp
 from skuplan.inventory.config import InventoryConfig
 from skuplan.inventory.plan import plan_policy
 from skuplan.inventory.policies import POLICY_CODES, order_decision, resolve_policy
+from skuplan.inventory.sanity import moq_in_force
 from skuplan.inventory.segments import abc_xyz, features_from_array
 from skuplan.series.batch import KEYS, SeriesBatch
 
@@ -175,14 +176,14 @@ def simulate(
     """
     n, horizon = demand.shape
     lost_mode = cfg.shortage_mode == "lost_sales"
-    levels = _levels(plan)
+    levels = _levels(plan, cfg)
     lead = _lead_times(plan, cfg, horizon)
     stock = _start(plan, cfg, levels[-1], lead, initial_on_hand)
     tally = _Tally(n)
     path = {k: np.zeros((n, horizon)) for k in _PATH} if record else None
     for t in range(horizon):  # sequential by nature: today's stock is yesterday's stock minus demand
         if replans and t in replans:
-            levels = _levels(replans[t])
+            levels = _levels(replans[t], cfg)
         day = _serve_and_receive(stock, np.nan_to_num(demand[:, t]), t, lost_mode)
         scored = t >= cfg.replay.warmup_days
         tally.count_cycles(day, scored)
@@ -196,10 +197,11 @@ def simulate(
     return _metrics(plan, cfg, tally, lost_mode), path
 
 
-def _levels(plan: pd.DataFrame):
+def _levels(plan: pd.DataFrame, cfg: InventoryConfig):
     code = plan["policy"].map(POLICY_CODES).to_numpy(dtype=float)
     cols = ["reorder_point", "order_up_to", "order_qty_policy", "moq", "pack_size", "mean_daily_demand"]
     s, big_s, q, moq, pack, d = (plan[c].to_numpy(dtype=float) for c in cols)
+    moq = moq_in_force(moq, d, cfg.alerts)  # the MOQ replenishment() applies, so the replay orders the same
     review = np.maximum(
         np.round(np.nan_to_num(plan["review_days"].to_numpy(dtype=float), nan=1.0)), 1
     ).astype(int)

@@ -43,6 +43,8 @@ def write_report(
 
     Every section is an aggregate computed by Spark (top_n series for the forecast charts, with
     history_days of actuals from the sales input); missing tables or columns become notes on the page.
+    A run_date that is not complete in the runs manifest (a run failed or stopped after writing some tables)
+    raises skuplan.complete_runs.IncompleteRun, naming the run, the stage and the fix: no page is written.
     """
     if top_n < 1:
         raise ValueError(f"top_n must be >= 1, got {top_n}")

@@ -18,8 +18,10 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from skuplan import io
+from skuplan.complete_runs import CompleteRun, IncompleteRun, read_plan, require_complete
 from skuplan.config import Config
 from skuplan.pipeline import STAGE_NAMES
+from skuplan.quality import typed_input
 
 log = logging.getLogger("skuplan.report")
 
@@ -28,10 +30,15 @@ Record = dict[str, Any]
 
 
 class Tables:
-    """Lazy, defensive access to the run's tables: None (and a reason) when a table is absent."""
+    """Lazy, defensive access to the run's tables: None (and a reason) when a table is absent.
+
+    Raises IncompleteRun (skuplan.complete_runs) when the runs manifest says run_date is not complete: a page
+    drawn from a failed run's mix of new and old tables would look like a plan. Without any manifest (tables
+    written by hand) the page is drawn, and its stages section says the manifest has no run."""
 
     def __init__(self, spark: SparkSession, cfg: Config, run_date: dt.date):
         self.spark, self.cfg, self.run_date = spark, cfg, run_date
+        self.complete: CompleteRun | None = require_complete(spark, cfg, run_date)
         self._cache: dict[str, DataFrame | None] = {}
         self.missing: dict[str, str] = {}
 
@@ -48,7 +55,12 @@ class Tables:
             if not DeltaTable.isDeltaTable(self.spark, path):
                 self.missing[name] = f"table {name} not found at {path}"
                 return None
-            df = io.read_table(self.spark, self.cfg, name, self.run_date if partitioned else None)
+            if partitioned and self.complete is not None:
+                df = read_plan(self.spark, self.cfg, name, self.run_date, complete=self.complete)
+            else:
+                df = io.read_table(self.spark, self.cfg, name, self.run_date if partitioned else None)
+        except IncompleteRun:  # a table rewritten since the complete run: the page must not be drawn
+            raise
         except Exception as exc:  # reported on the page and in the log; the other sections still render
             log.warning("report: cannot read %s: %s", name, exc)
             self.missing[name] = f"table {name} unreadable ({type(exc).__name__})"
@@ -205,11 +217,9 @@ def _actuals(t: Tables, top_df: DataFrame, start: dt.date, end: dt.date) -> tupl
         return None, f"actuals left out: sales input not readable ({type(exc).__name__})"
     if sales is None:
         return None, "actuals left out: sales input not found"
-    # try_cast: CSV inputs arrive as text and may hold the dirty rows that validation quarantined.
-    day = F.col("date").try_cast("date")
-    units = F.col("units").try_cast("double")
+    # Typed as validate types them (CSV layout, calendar-day rule); a dirty row validation quarantined is null here.
     daily = (
-        sales.select("item_id", "region_id", day.alias("date"), units.alias("units"))
+        typed_input(sales, "sales", t.cfg.quality).select("item_id", "region_id", "date", "units")
         .where(F.col("date").between(F.lit(start), F.lit(end - dt.timedelta(days=1))) & (F.col("units") >= 0))
         .join(F.broadcast(top_df.select("item_id", "region_id")), ["item_id", "region_id"], how="inner")
         .groupBy("item_id", "region_id", "date")

@@ -20,7 +20,11 @@ def aggregate_channels(sales_df: DataFrame) -> DataFrame:
     Net units below zero (returns larger than the day's sales, possible when returns are netted)
     are floored at zero: a forecast of negative demand has no meaning for replenishment.
     """
-    weighted_price = F.sum(F.col("price") * F.col("units")) / F.sum(F.when(F.col("price").isNotNull(), F.col("units")))
+    priced_units = F.sum(F.when(F.col("price").isNotNull(), F.col("units")))
+    # A day whose priced rows sold nothing (dense exports list every day, units 0 with the shelf price) has no
+    # weights: ANSI mode raises DIVIDE_BY_ZERO on x / 0, so such a day takes the plain mean of the channel
+    # prices below (null when no channel has one).
+    weighted_price = F.when(priced_units != 0, F.sum(F.col("price") * F.col("units")) / priced_units)
     daily = sales_df.groupBy("item_id", "region_id", "date").agg(
         F.greatest(F.sum("units"), F.lit(0.0)).alias("units"),
         F.max(F.coalesce(F.col("promo"), F.lit(0.0))).alias("promo"),

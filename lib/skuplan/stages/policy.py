@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from skuplan.inventory.alerts import DATA_ALERT_TYPES
 from skuplan.inventory.spark import policy_stage
 from skuplan.run_context import RunContext, StageRecord
 
@@ -20,9 +21,18 @@ def run(ctx: RunContext, inputs: dict[str, DataFrame]) -> dict[str, DataFrame]:
     return outs
 
 
+def _data_alert_counts(alerts: DataFrame) -> str:
+    """'data alerts: no_inventory_row 2, ...' for the input alerts that fired (tiny: one row per alert type)."""
+    rows = alerts.where(F.col("alert_type").isin(*DATA_ALERT_TYPES)).groupBy("alert_type").count().collect()
+    counts = {r["alert_type"]: r["count"] for r in rows}
+    return ("data alerts: " + ", ".join(f"{k} {counts[k]}" for k in DATA_ALERT_TYPES if k in counts)) if counts else ""
+
+
 def finish(ctx: RunContext, rec: StageRecord, frames: dict[str, DataFrame]) -> None:
     rec.rows_in = ctx.n_series
     rec.rows_out = ctx.table_rows["inventory_policy"]
+    # Master data and stock rows the plan had to read a certain way: on the console and in the manifest.
+    rec.detail = _data_alert_counts(frames["alerts"])
     if "policy_backtest" not in frames:
         return
     bt = frames["policy_backtest"].agg(
@@ -31,5 +41,6 @@ def finish(ctx: RunContext, rec: StageRecord, frames: dict[str, DataFrame]) -> N
     ).first()
     if bt["n"]:
         achieved = bt["served"] / bt["demand"] if bt["demand"] else float("nan")
-        rec.detail = (f"replay of {bt['n']} series: fill rate achieved {achieved:.3f}, "
-                      f"mean service target {bt['target']:.3f}")
+        replay = (f"replay of {bt['n']} series: fill rate achieved {achieved:.3f}, "
+                  f"mean service target {bt['target']:.3f}")
+        rec.detail = "; ".join(part for part in (replay, rec.detail) if part)

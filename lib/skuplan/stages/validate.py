@@ -6,17 +6,20 @@ this run accepted; the sales rows go on to prepare in memory (committing them wo
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import time
+from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from skuplan import io
-from skuplan.config import INPUT_TABLES
+from skuplan.config import INPUT_TABLES, Config
 from skuplan.contracts import STAGED_INPUTS
-from skuplan.quality import validate_table
+from skuplan.input_guards import DAY_COLUMNS, TableCheck, Verdict, judge_inputs
+from skuplan.quality import ITEM_QUARANTINED, quarantined_items, ratio_problem, validate_table
 from skuplan.run_context import RunContext, RunFailed, StageRecord
 
 log = logging.getLogger("skuplan")
@@ -25,46 +28,111 @@ log = logging.getLogger("skuplan")
 STAGED = STAGED_INPUTS
 
 
+@dataclass
+class Checked:
+    """What validate found, nothing written yet: the accepted rows ("sales" and the staged_* names), each input's
+    quarantine rows and counts, the empty-input and freshness verdict, and every problem that fails the run."""
+
+    frames: dict[str, DataFrame]
+    quarantines: dict[str, DataFrame]
+    tables: dict[str, TableCheck]
+    verdict: Verdict
+    problems: list[str]
+
+
 def run(ctx: RunContext, inputs: dict[str, DataFrame]) -> dict[str, DataFrame]:
-    out: dict[str, DataFrame] = {}
-    quarantines = []
-    ctx.record.rows_in = ctx.record.rows_out = 0
+    checked = check(ctx)
+    if checked.verdict.keep_previous and not checked.problems:
+        # A legal night without sales: nothing is committed, so every table of this run_date (plans, quarantine,
+        # the staged inputs a resume reads) stays as the previous run left it.
+        ctx.stop_reason = checked.verdict.keep_previous
+        ctx.record.detail += checked.verdict.keep_previous
+        return {}
+    quarantines = list(checked.quarantines.values())
+    quarantine = quarantines[0]
+    for q in quarantines[1:]:
+        quarantine = quarantine.unionByName(q)
+    return {"quarantine": quarantine, **checked.frames}
+
+
+def check(ctx: RunContext) -> Checked:
+    """Every check of the validate stage, nothing written (run() commits, the dry run only reports): each input
+    read, split and reconciled, the quarantine ratio, the empty-input and the freshness rule
+    (skuplan.input_guards). Problems go to ctx.problems, which fail a run once validate has committed (so the
+    quarantine can be inspected) and before any plan table is replaced; warnings go to the log and the detail."""
+    frames: dict[str, DataFrame] = {}
+    quarantines: dict[str, DataFrame] = {}
+    tables: dict[str, TableCheck] = {}
+    rec = ctx.record
+    rec.rows_in = rec.rows_out = 0
     for table in ("items", *[t for t in INPUT_TABLES if t != "items"]):
         raw = io.read_input(ctx.spark, ctx.cfg, table)
         if raw is None:
             continue
-        good, quarantine = _validate_one(ctx, table, raw, out.get("staged_items"))
+        good, quarantines[table], tables[table] = _validate_one(ctx, table, raw, frames.get("staged_items"),
+                                                                quarantines.get("items"))
         # Sales go on to prepare's cached daily aggregate; the small inputs are read by every later stage.
-        out["sales" if table == "sales" else STAGED[table]] = good if table == "sales" else ctx.checkpoint(good)
-        quarantines.append(quarantine)
-    quarantine = quarantines[0]
-    for q in quarantines[1:]:
-        quarantine = quarantine.unionByName(q)
-    return {"quarantine": quarantine, **out}
+        frames["sales" if table == "sales" else STAGED[table]] = good if table == "sales" else ctx.checkpoint(good)
+    verdict = judge_inputs(ctx.cfg.quality, ctx.run_date, tables, ctx.cfg.inputs.location("sales"))
+    for warning in verdict.warnings:
+        log.warning(warning)
+    ctx.problems.extend(verdict.problems)
+    rec.rows_quarantined = sum(t.quarantined for t in tables.values())
+    rec.detail += "".join(f"{part}; " for part in (*verdict.notes, *(f"warning: {w}" for w in verdict.warnings)))
+    return Checked(frames, quarantines, tables, verdict, list(ctx.problems))
 
 
-def _validate_one(ctx: RunContext, table: str, raw: DataFrame, items: DataFrame | None):
+def check_without_writing(spark: SparkSession, cfg: Config, run_date: dt.date) -> tuple[Checked, dict[str, list]]:
+    """`skuplan run --dry-run`: check() in a context of its own, plus each input's most frequent reason codes
+    [(code, rows)]; nothing is written and what check() cached is released (the frames are spent after)."""
+    ctx = RunContext(spark, cfg, run_date)
+    ctx.record = StageRecord(stage="validate")
+    try:
+        checked = check(ctx)
+        reasons = {table: _top_reasons(checked.quarantines[table])
+                   for table, counts in checked.tables.items() if counts.quarantined}
+    finally:
+        ctx.release()
+    return checked, reasons
+
+
+def _top_reasons(quarantine: DataFrame, n: int = 3) -> list[tuple[str, int]]:
+    top = quarantine.groupBy("reason_code").count().orderBy(F.desc("count"), "reason_code").limit(n).collect()
+    return [(r["reason_code"], r["count"]) for r in top]
+
+
+def _validate_one(ctx: RunContext, table: str, raw: DataFrame, items: DataFrame | None,
+                  items_quarantine: DataFrame | None = None):
     start = time.perf_counter()
     n_in = raw.count()
     parts = _scale_shuffle_partitions(ctx, n_in) if table == "sales" else None
     known = items if table in ("sales", "inventory", "dc_stock") else None
-    result = validate_table(raw, table, ctx.run_date, ctx.cfg.quality, known_items_df=known, partitions=parts)
+    # Rows of an item whose master row was quarantined are blamed on that row (ITEM_QUARANTINED), not unknown.
+    item_q = quarantined_items(items_quarantine) if known is not None and items_quarantine is not None else None
+    result = validate_table(raw, table, ctx.run_date, ctx.cfg.quality, known_items_df=known, partitions=parts,
+                            quarantined_items_df=item_q)
     ctx.hold(result.cached)
-    by_outcome = dict(result.marked.groupBy(F.col("reason_code").isNull().alias("ok")).count().collect())
-    n_ok, n_bad = by_outcome.get(True, 0), by_outcome.get(False, 0)
+    # One pass counts both outcomes and finds the accepted rows' first and last day (for the freshness rule).
+    day = DAY_COLUMNS.get(table)
+    days = [F.min(day).alias("first"), F.max(day).alias("last")] if day else []
+    by_outcome = {r["ok"]: r for r in result.marked.groupBy(F.col("reason_code").isNull().alias("ok"))
+                  .agg(F.count("*").alias("n"), F.count(F.when(F.col("reason_code") == ITEM_QUARANTINED, 1))
+                       .alias("n_item"), *days).collect()}
+    n_ok, n_bad = (by_outcome[ok]["n"] if ok in by_outcome else 0 for ok in (True, False))
     if n_in != n_ok + n_bad:
         raise RunFailed(f"reconciliation failed for {table}: {n_in} rows in != {n_ok} accepted + {n_bad} quarantined")
-    ratio = n_bad / n_in if n_in else 0.0
-    limit = ctx.cfg.quality.max_quarantine_ratio
-    if ratio > limit:
-        ctx.problems.append(f"input {table}: {n_bad} of {n_in} rows ({ratio:.1%}) quarantined, above "
-                            f"quality.max_quarantine_ratio={limit}; inspect the quarantine table or raise the limit")
+    n_item = by_outcome[False]["n_item"] if False in by_outcome else 0
+    problem = ratio_problem(table, n_in, n_bad, n_item, ctx.cfg.quality.max_quarantine_ratio)
+    if problem:
+        ctx.problems.append(problem)
     log.info("  checked %-17s %10d rows in %6.1fs", table, n_in, time.perf_counter() - start)
     rec = ctx.record
     rec.detail += f"{table}: {n_in} in = {n_ok} accepted + {n_bad} quarantined; "
     rec.rows_in, rec.rows_out = rec.rows_in + n_in, rec.rows_out + n_ok
     ctx.accepted_rows[table] = n_ok
-    return result.accepted, result.quarantine
+    accepted = by_outcome.get(True)
+    first, last = (accepted["first"], accepted["last"]) if accepted and day else (None, None)
+    return result.accepted, result.quarantine, TableCheck(table, n_in, n_ok, n_bad, first, last)
 
 
 def _scale_shuffle_partitions(ctx: RunContext, sales_rows: int) -> int:
@@ -84,4 +152,5 @@ def _scale_shuffle_partitions(ctx: RunContext, sales_rows: int) -> int:
 
 
 def finish(ctx: RunContext, rec: StageRecord, frames: dict[str, DataFrame]) -> None:
-    rec.rows_quarantined = ctx.table_rows["quarantine"]
+    # Nothing is committed on a kept-previous night: then the count stays the one check() made.
+    rec.rows_quarantined = ctx.table_rows.get("quarantine", rec.rows_quarantined)
