@@ -144,7 +144,7 @@ def test_order_cost_zero_is_legal_and_negative_is_not(spark):
 def _write_inputs(root, repo_root, tables: dict[str, pd.DataFrame]):
     """Each table as root/<table>/part-0.parquet (the default inputs.<table>.path); the config reading them."""
     for name, frame in tables.items():
-        (root / name).mkdir()
+        (root / name).mkdir(parents=True)
         frame.to_parquet(root / name / "part-0.parquet")
     return load_config(repo_root / "conf", environ={}, overrides={"inputs": {"root": str(root)}})
 
