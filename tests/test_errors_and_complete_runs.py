@@ -107,6 +107,10 @@ def test_the_complete_run_rule():
     failed = full + _run("B", 5, STAGE_LIST[:4], failed_at="policy")
     reason = incomplete_reason(RUN_DATE, failed)
     assert "run B failed at stage policy" in reason and "--from-stage policy" in reason
+    # A failure before its stage's first commit changed nothing: the earlier plan stands.
+    assert incomplete_reason(RUN_DATE, full + [_row("B0", "policy", 4, "failed", versions={})]) is None
+    only_failed = incomplete_reason(RUN_DATE, [_row("V", "validate", 1, "failed", versions={})])
+    assert "run V failed at stage validate (boom) and no run of validate succeeded" in only_failed
     # A resume after the failure completes it, though it wrote rows only for the stages it ran.
     assert incomplete_reason(RUN_DATE, failed + _run("C", 9, ("policy", "allocate"))) is None
     # A run that stopped between stages (no failed row) left new forecasts under old policy tables.

@@ -7,12 +7,16 @@ older run's rows of the later stages: a mix no single run computed, which a read
 
 A run_date is complete when, judged stage by stage (a `--from-stage` resume has rows only for the stages it ran,
 so "the latest run" alone cannot decide):
-1. every stage has a manifest row for the run_date, and the latest row of each stage is ok. A failure after a
-   success is therefore not complete (the failed stage may have replaced some of its tables); a later successful
-   rerun or resume of that stage makes it complete again.
+1. every stage has an ok manifest row for the run_date, and the latest row of each stage is ok. A failure after
+   a success is therefore not complete (the failed stage replaced some of its tables); a later successful rerun
+   or resume of that stage makes it complete again.
 2. no stage's latest row is older than the latest row of an earlier stage that committed tables: a run that
    stopped after stage a with no failed row (its process died between stages) left a's new tables under b's
-   old ones. A row that committed nothing (a legal night without sales) changed nothing and does not count.
+   old ones.
+A row that committed no table changed nothing and does not count for 1 or 2: a failure before the stage's first
+commit (an empty sales export stopped at validate) or a legal night without sales leaves the earlier plan as it
+was. The manifest records every commit a stage made before failing (`table_versions`), and rule 3 catches one
+it could not record.
 3. (per table read) no Delta commit after the version that the table's stage recorded has rewritten the
    run_date's partition: a run still in progress, or one killed before it could write the manifest.
 """
@@ -59,19 +63,23 @@ def incomplete_reason(run_date: dt.date, rows: list[dict], stages=STAGES) -> str
     if not rows:
         return (f"run_date {run_date} has no run in the runs manifest; run "
                 f"`skuplan run --run-date {run_date}` first")
-    latest = _latest_per_stage(rows)
+    latest = _latest_per_stage([r for r in rows if r["status"] == "ok" or _versions(r)])
+    latest_any = _latest_per_stage(rows)
     newest = max(rows, key=_order)
     newest_committed: dict | None = None  # the latest row of the earlier stages that committed tables
     for stage in stages:
         row = latest.get(stage.name)
+        if row is None and stage.name in latest_any:  # it only ever failed, before committing anything
+            return (f"run_date {run_date} is not complete: run {latest_any[stage.name]['run_id']} failed at stage "
+                    f"{stage.name} ({_detail(latest_any[stage.name])}) and no run of {stage.name} succeeded; "
+                    f"{_fix(run_date, stage.name, stages)}")
         if row is None:
             return (f"run_date {run_date} is not complete: no {stage.name} stage is recorded (the latest run, "
                     f"{newest['run_id']}, stopped before it); {_fix(run_date, stage.name, stages)}")
         if row["status"] != "ok":
-            detail = " ".join(str(row.get("detail") or "").split())[:300]
             return (f"run_date {run_date} is not complete: run {row['run_id']} failed at stage {stage.name} "
-                    f"({detail or 'no detail'}), so its tables for {run_date} may mix new and old rows; "
-                    f"{_fix(run_date, stage.name, stages)}")
+                    f"({_detail(row)}) after replacing some of its tables, so run_date {run_date} mixes new and "
+                    f"old rows; {_fix(run_date, stage.name, stages)}")
         if newest_committed is not None and _order(row) < _order(newest_committed):
             return (f"run_date {run_date} is not complete: run {newest_committed['run_id']} rewrote the tables of "
                     f"stage {newest_committed['stage']} and stopped before stage {stage.name}, whose tables are "
@@ -145,6 +153,10 @@ def _resume_stage(stage: str, stages) -> str | None:
         if not any(needed & set(s.passes) for s in stages[:i]):
             return names[i]
     return None
+
+
+def _detail(row: dict) -> str:
+    return " ".join(str(row.get("detail") or "").split())[:300] or "no detail"
 
 
 def _versions(row: dict) -> dict:
