@@ -63,7 +63,7 @@ def incomplete_reason(run_date: dt.date, rows: list[dict], stages=STAGES) -> str
     if not rows:
         return (f"run_date {run_date} has no run in the runs manifest; run "
                 f"`skuplan run --run-date {run_date}` first")
-    latest = _latest_per_stage([r for r in rows if r["status"] == "ok" or _versions(r)])
+    latest = _latest_per_stage(_counted(rows))
     latest_any = _latest_per_stage(rows)
     newest = max(rows, key=_order)
     newest_committed: dict | None = None  # the latest row of the earlier stages that committed tables
@@ -100,7 +100,7 @@ def require_complete(spark: SparkSession, cfg: Config, run_date: dt.date) -> Com
     reason = incomplete_reason(run_date, rows)
     if reason:
         raise IncompleteRun(reason)
-    return CompleteRun(run_date, _latest_per_stage(rows))
+    return CompleteRun(run_date, _latest_per_stage(_counted(rows)))
 
 
 def read_plan(spark: SparkSession, cfg: Config, name: str, run_date: dt.date,
@@ -153,6 +153,11 @@ def _resume_stage(stage: str, stages) -> str | None:
         if not any(needed & set(s.passes) for s in stages[:i]):
             return names[i]
     return None
+
+
+def _counted(rows: list[dict]) -> list[dict]:
+    """The rows that can have changed the plan: ok ones, and failed ones that committed a table."""
+    return [r for r in rows if r["status"] == "ok" or _versions(r)]
 
 
 def _detail(row: dict) -> str:
