@@ -31,21 +31,27 @@ fi
 base_python=$("$venv/bin/python" -c 'import sys; print(sys._base_executable)')
 echo "build_env: base interpreter $base_python ($("$base_python" -V 2>&1))"
 
+"$base_python" scripts/check_lock.py  # locks/ must match pyproject.toml (else: make lock)
 mkdir -p dist
 rm -f dist/skuplan-*.whl
-"$venv/bin/pip" wheel -q --no-deps --wheel-dir dist .
+# --no-build-isolation: built with the project venv's setuptools (locks/build.txt), nothing fetched.
+"$venv/bin/pip" wheel -q --no-deps --no-build-isolation --wheel-dir dist .
 wheel=$(ls dist/skuplan-*.whl)
 echo "build_env: built $wheel"
 
 # A fresh venv holding the wheel (not the project venv: it has skuplan installed in editable mode, which
-# venv-pack refuses, plus dev tools that a cluster does not need).
+# venv-pack refuses, plus dev tools that a cluster does not need). Everything comes from the hashed lock files:
+# pinned pip/setuptools/wheel (locks/build.txt), then skuplan[local]'s dependencies (locks/local.txt, --no-deps:
+# nothing resolved here), then the wheel alone; pip check fails the build if the lock misses a dependency.
 rm -rf "$build_venv"
 "$base_python" -m venv "$build_venv"
-"$build_venv/bin/pip" install -q --upgrade pip
-"$build_venv/bin/pip" install -q "${wheel}[local]"
+"$build_venv/bin/pip" install -q --require-hashes -r locks/build.txt
+"$build_venv/bin/pip" install -q --require-hashes --no-deps --no-build-isolation -r locks/local.txt
+"$build_venv/bin/pip" install -q --no-deps "$wheel"
+"$build_venv/bin/pip" check
 
-# venv-pack is a build tool only: installed into the project venv on demand, not a package dependency.
-"$venv/bin/python" -m pip install -q venv-pack
+# venv-pack is a build tool only (locks/tools.txt, installed into the project venv by `make setup`).
+if [ ! -x "$venv/bin/venv-pack" ]; then "$venv/bin/pip" install -q --require-hashes -r locks/tools.txt; fi
 pack_args=(-p "$build_venv" -o "$archive" --force --quiet)
 if [ -n "${VENV_PACK_PYTHON_PREFIX:-}" ]; then pack_args+=(--python-prefix "$VENV_PACK_PYTHON_PREFIX"); fi
 "$venv/bin/venv-pack" "${pack_args[@]}"

@@ -10,14 +10,15 @@
 # ./environment/bin/python, so the nodes need no pip install. The client-mode driver runs a local unpack
 # of the same archive (build/skuplan_env_unpacked); DEPLOY_MODE=cluster runs the driver on the cluster too.
 #
-# Delta: the JARs cached by `make setup` (.cache/jars) are shipped with --jars when present, so no network
-# is needed; without the cache (a cluster gateway) spark-submit resolves the Delta package itself
-# (--packages). DELTA_PACKAGES=1 forces --packages. On a cluster that provides Delta (Databricks), use
-# the bundle in deploy/databricks.yml instead of this script.
+# Delta: the JARs cached by `make setup` (.cache/jars) are shipped with --jars, after their SHA-256 is checked
+# against scripts/jars.sha256 (scripts/verify_jars.sh). Without the cache (a cluster gateway) they are fetched
+# and checked first (scripts/fetch_jars.sh, needs mvn). There is no --packages path: Ivy would resolve and load
+# JARs that nothing here verifies. On a cluster that provides Delta (Databricks), use the bundle in
+# deploy/databricks.yml instead of this script.
 #
 # spark-submit itself comes from pyspark in the project venv: the `local` extra (pip install -e ".[local]";
-# `make setup` installs ".[dev]", which includes it). The --packages coordinates below follow the versions
-# pinned there (Spark minor 4.2, Delta 4.4.0); tests/test_deploy.py checks they agree.
+# `make setup` installs ".[dev]", which includes it). The JAR versions follow the pyspark and delta-spark
+# installed there (scripts/fetch_jars.sh derives them; tests/test_deploy.py checks they are pinned).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,7 @@ master=${2:-local[2]}
 conf_dir=${3:-conf}
 venv=${VENV:-.venv}
 archive=${SKUPLAN_ENV_ARCHIVE:-dist/skuplan_env.tar.gz}
-delta_package=io.delta:delta-spark_4.2_2.13:4.4.0
+jar_dir=.cache/jars
 
 if [ ! -x "$venv/bin/spark-submit" ]; then
   echo "spark_submit: $venv/bin/spark-submit not found: install skuplan[local] into $venv" \
@@ -37,12 +38,12 @@ if [ ! -x "$venv/bin/spark-submit" ]; then
   exit 2
 fi
 
-jars=$(ls .cache/jars/*.jar 2>/dev/null | paste -sd, -)
-if [ -n "$jars" ] && [ -z "${DELTA_PACKAGES:-}" ]; then
-  delta=(--jars "$jars")
-else
-  delta=(--packages "$delta_package")
+if ! ls "$jar_dir"/*.jar > /dev/null 2>&1; then
+  echo "spark_submit: no JARs in $jar_dir: fetching and verifying them (scripts/fetch_jars.sh, needs mvn)" >&2
+  bash scripts/fetch_jars.sh "$venv/bin/python" "$jar_dir"
 fi
+bash scripts/verify_jars.sh "$jar_dir"  # a JAR changed or added since `make setup` stops the submit here
+delta=(--jars "$(ls "$jar_dir"/*.jar | paste -sd, -)")
 # spark-submit already puts Delta on the class path, and the master given here must win over the one in
 # config: skuplan's session builder reads both from config (SKUPLAN__ env overrides, see config.py).
 export SKUPLAN__SPARK__JARS_DIR=null

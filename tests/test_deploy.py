@@ -39,9 +39,36 @@ SUBMIT_TABLES = (
 _DYNAMIC = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
 
 
+def _bundle_files() -> list[Path]:
+    """databricks.yml and the files its `include` globs name (relative to it), as the CLI reads them."""
+    root = yaml.safe_load(BUNDLE.read_text(encoding="utf-8"))
+    included = sorted({p for pattern in root.get("include", []) for p in BUNDLE.parent.glob(pattern)})
+    assert included or not root.get("include"), f"{BUNDLE}: include {root.get('include')} matches no file"
+    return [BUNDLE, *included]
+
+
+def _merge(into: dict, extra: dict, where: Path) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, where)
+        else:
+            assert key not in into, f"{where}: {key} defined twice"
+            into[key] = value
+
+
+# Which file defined each job: relative paths in a bundle file are relative to that file.
+JOB_FILES: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="module")
 def bundle() -> dict:
-    return yaml.safe_load(BUNDLE.read_text(encoding="utf-8"))
+    merged: dict = {}
+    for path in _bundle_files():
+        part = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for job in part.get("resources", {}).get("jobs", {}):
+            JOB_FILES[job] = path
+        _merge(merged, part, path)
+    return merged
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +121,9 @@ def _resolve(value: str, job: dict) -> str:
 def test_bundle_has_dev_and_prod_targets_and_a_daily_schedule(bundle):
     assert {"dev", "prod"} <= set(bundle["targets"]), "targets dev and prod are required"
     assert bundle["targets"]["dev"].get("default") is True
-    for name, job in _jobs(bundle).items():
+    nightly = [(name, job) for name, job in _jobs(bundle).items() if _subcommand(job) == "run"]
+    assert nightly, "no job runs `skuplan run`"
+    for name, job in nightly:
         cron = job.get("schedule", {}).get("quartz_cron_expression", "")
         fields = cron.split()
         # Quartz: sec min hour day-of-month month day-of-week; daily = fixed time, every day.
@@ -103,6 +132,11 @@ def test_bundle_has_dev_and_prod_targets_and_a_daily_schedule(bundle):
         ), f"job {name}: schedule {cron!r} is not daily"
         params = {p["name"] for p in job.get("parameters", [])}
         assert {"run_date", "conf"} <= params, f"job {name}: job parameters run_date and conf are required"
+
+
+def _subcommand(job: dict) -> str:
+    (sub,) = {t["python_wheel_task"]["parameters"][0] for t in job["tasks"] if "python_wheel_task" in t}
+    return sub
 
 
 def test_wheel_artifact_is_built_from_the_repo_pyproject(bundle, pyproject):
@@ -117,7 +151,7 @@ def test_wheel_artifact_is_built_from_the_repo_pyproject(bundle, pyproject):
         libs = [lib["whl"] for lib in task.get("libraries", []) if "whl" in lib]
         assert libs, f"job {job_name} task {task['task_key']}: the wheel is not installed as a library"
         for lib in libs:
-            folder = (BUNDLE.parent / lib).parent.resolve()
+            folder = (JOB_FILES[job_name].parent / lib).parent.resolve()
             assert folder == REPO / "dist", (
                 f"{lib}: expected the wheel that the artifact build writes to dist/"
             )
@@ -184,11 +218,14 @@ def test_local_extra_pins_matching_pyspark_and_delta(pyproject):
     assert md.version("pyspark") == spark and md.version("delta-spark") == delta, "venv differs from the pins"
     delta_needs = _requirements([r for r in md.requires("delta-spark") or [] if "extra ==" not in r])["pyspark"]
     assert delta_needs.specifier.contains(spark), f"delta-spark {delta} requires {delta_needs}, pinned pyspark {spark}"
-    # ... and the Maven coordinates in spark_submit.sh (--packages) are the ones fetch_jars.sh derives.
+    # ... and the Delta JARs that fetch_jars.sh derives from them have their SHA-256 pinned (spark_submit.sh ships
+    # only those verified JARs: it has no --packages path).
     spark_mm = ".".join(spark.split(".")[:2])
-    submit = (REPO / "deploy" / "spark_submit.sh").read_text(encoding="utf-8")
-    (coords,) = re.findall(r"io\.delta:delta-spark_[\w.]+:[\w.]+", submit)
-    assert coords == f"io.delta:delta-spark_{spark_mm}_2.13:{delta}", coords
+    pinned = (REPO / "scripts" / "jars.sha256").read_text(encoding="utf-8")
+    for jar in (f"delta-spark_{spark_mm}_2.13-{delta}.jar", f"delta-storage-{delta}.jar"):
+        assert re.search(rf"^[0-9a-f]{{64}}  {re.escape(jar)}$", pinned, re.M), f"scripts/jars.sha256: no pin for {jar}"
+    submit = (REPO / "deploy" / "spark_submit.sh").read_text(encoding="utf-8").splitlines()
+    assert not [line for line in submit if "--packages" in line and not line.lstrip().startswith("#")]
 
 
 def test_bundle_installs_the_wheel_without_the_local_extra(bundle, pyproject):
@@ -208,8 +245,12 @@ def test_bundle_installs_the_wheel_without_the_local_extra(bundle, pyproject):
 
 def test_packed_environment_includes_the_local_extra():
     # spark-submit --packed runs the driver on the packed python: it needs pyspark and delta-spark.
+    # It installs them from the hashed lock of skuplan[local] (locks/local.txt), then the wheel alone.
     build = (REPO / "deploy" / "build_env.sh").read_text(encoding="utf-8")
-    assert re.search(r'pip" install -q "\$\{wheel\}\[local\]"', build), "build_env.sh: install the wheel with [local]"
+    assert re.search(r"install -q --require-hashes --no-deps .*-r locks/local\.txt", build), "build_env.sh: locks/local.txt"
+    assert re.search(r'install -q --no-deps "\$wheel"', build), "build_env.sh: the wheel without resolving anything"
+    local = (REPO / "locks" / "local.txt").read_text(encoding="utf-8")
+    assert re.search(r"^pyspark==", local, re.M) and re.search(r"^delta-spark==", local, re.M), "locks/local.txt"
 
 
 _NO_SPARK = "import sys; sys.modules['pyspark'] = None; sys.modules['delta'] = None\n"  # import fails, find_spec None
@@ -376,3 +417,100 @@ def test_spark_submit_packed_writes_delta_tables(spark, tmp_path, repo_root):
     log = tmp_path / "spark_submit_packed.log"
     proc = _submit(["--packed", RUN_DATE.isoformat(), "local[2]", str(conf)], repo_root, log)
     _assert_tables(spark, conf, log, proc)
+
+
+# ------------------------------------------------------------------------------------- production readiness
+
+BUNDLE_SCHEMA = REPO / "tests" / "fixtures" / "databricks_bundle_schema" / "jsonschema-v1.13.0.json.gz"
+
+
+def _bundle_validator():
+    import gzip
+    import json
+
+    import jsonschema
+
+    text = gzip.decompress(BUNDLE_SCHEMA.read_bytes()).decode("utf-8")
+    # The schema's patterns use \p{L} / \p{N} (Go's regexp), which Python's re lacks: the same classes in re's
+    # Unicode terms (see SOURCE.md beside the schema). Nothing else is changed.
+    text = text.replace(r"[\\p{L}\\p{N}]", r"[^\\W_]").replace(r"\\p{L}", r"[^\\W\\d_]")
+    assert r"\\p{" not in text, "a Unicode property class the rewrite above does not cover"
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def _leaves(error) -> list:
+    """The innermost errors under a oneOf (what the object breaks, e.g. "'bogus' was unexpected"), deepest first."""
+    found = [leaf for sub in error.context or [] for leaf in _leaves(sub)] or [error]
+    return sorted(found, key=lambda e: -len(e.absolute_path))
+
+
+def _deepest(error):
+    return _leaves(error)[0]
+
+
+def test_bundle_matches_the_databricks_bundle_schema(bundle):
+    validator = _bundle_validator()
+    for path in _bundle_files():
+        errors = [_deepest(e) for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))]
+        assert not errors, [f"{path.name}: {'.'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in errors]
+    assert not list(validator.iter_errors(bundle))
+    # The validator does reject what the CLI rejects: a key no task has.
+    broken = yaml.safe_load(yaml.safe_dump(bundle))
+    next(iter(_jobs(broken).values()))["tasks"][0]["retries"] = 1
+    (error,) = validator.iter_errors(broken)
+    assert any("'retries' was unexpected" in leaf.message for leaf in _leaves(error)), error.message[:300]
+
+
+def test_prod_runs_as_a_service_principal_at_a_fixed_root_with_oncall_permissions(bundle):
+    prod = bundle["targets"]["prod"]
+    assert prod["mode"] == "production"
+    principal = prod["run_as"]["service_principal_name"]
+    assert principal == "${var.service_principal}", principal
+    root = prod["workspace"]["root_path"]
+    # Fixed: the same folder whoever deploys (not the deploying user's home, which would make a second job).
+    assert "current_user" not in root and principal in root, root
+    oncall = [p for p in prod.get("permissions", []) if p.get("group_name") == "${var.oncall_group}"]
+    assert oncall and oncall[0]["level"] in ("CAN_RUN", "CAN_MANAGE"), prod.get("permissions")
+
+
+def test_conf_local_is_not_synced_to_the_cluster(bundle):
+    synced = [(BUNDLE.parent / p).resolve() for p in bundle["sync"]["paths"]]
+    local = REPO / "conf" / "local"
+    assert synced and all(local != p and local not in p.parents and p not in local.parents for p in synced), synced
+    assert (REPO / "conf" / "base").resolve() in synced
+
+
+def test_jobs_write_unity_catalog_tables_in_a_per_user_dev_schema(bundle):
+    schemas = bundle["resources"]["schemas"]
+    assert bundle["targets"]["dev"]["mode"] == "development"  # prefixes the schema name per deploying user
+    for job_name, job in _jobs(bundle).items():
+        for cluster in job.get("job_clusters", []):
+            env = cluster["new_cluster"]["spark_env_vars"]
+            schema = re.fullmatch(r"\$\{resources\.schemas\.(\w+)\.name\}", env.get("SKUPLAN__OUTPUTS__SCHEMA", ""))
+            assert schema and schema.group(1) in schemas, f"job {job_name}: outputs.schema from the bundle's schema"
+            assert "SKUPLAN__OUTPUTS__ROOT" not in env, f"job {job_name}: tables by name, not under a path"
+            assert cluster["new_cluster"]["data_security_mode"] != "SINGLE_USER", "legacy alias"
+
+
+def test_readme_states_the_bundle_runtime_and_the_tested_pyspark_together(bundle, pyproject):
+    runtime = bundle["variables"]["spark_version"]["default"]
+    pyspark = _pin(_requirements(pyproject["project"]["optional-dependencies"]["local"])["pyspark"])
+    paragraphs = (REPO / "README.md").read_text(encoding="utf-8").split("\n\n")
+    assert any(runtime in p and f"pyspark {pyspark}" in p for p in paragraphs), (
+        f"README: say in one paragraph that the bundle runs {runtime} and the tests run pyspark {pyspark}"
+    )
+
+
+def test_the_wheel_entry_point_exits_non_zero_on_a_bad_config(tmp_path, monkeypatch, capsys):
+    # As a python_wheel_task does: the entry point from the installed package's metadata, called with sys.argv
+    # set to the task's parameters, its return value ignored. A failed run must raise SystemExit(code != 0).
+    from importlib.metadata import entry_points
+
+    (entry,) = [e for e in entry_points(group="console_scripts") if e.name == "skuplan"]
+    (tmp_path / "conf" / "base").mkdir(parents=True)
+    (tmp_path / "conf" / "base" / "skuplan.yaml").write_text("forecast: {horizon_days: -3}\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["skuplan", "run", "--conf", str(tmp_path / "conf"), "--run-date", "2026-01-01"])
+    with pytest.raises(SystemExit) as exited:
+        entry.load()()
+    assert exited.value.code == 2
+    assert "forecast.horizon_days" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from skuplan.forecast.engine import quantile_column
         ({"quantiles": [0.95, 0.05]}, "quantiles must be sorted ascending and unique"),
         ({"quantiles": [0.5, 0.5]}, "sorted ascending and unique"),
         ({"candidates": ["regression", "magic"]}, "candidates has unknown models ['magic']"),
-        ({"model": "lstm"}, "model"),
+        ({"model": "magic"}, "model"),
         ({"horizon_days": 0}, "horizon_days"),
         ({"colour": "red"}, "colour"),
     ],

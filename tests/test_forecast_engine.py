@@ -53,7 +53,7 @@ def test_auto_contract_dates_and_selection():
         sel = g.loc[g["selected"], "model"].unique()
         assert len(sel) == 1
         assert res.status.set_index(["item_id", "region_id"]).loc[(item, region), "model"] == sel[0]
-        assert set(g["fold"]) == {0, 1, 2}
+        assert set(g["fold"]) == set(range(cfg.backtest.folds))
 
 
 def test_determinism_and_canonical_order():
@@ -80,26 +80,42 @@ class _Recorder(Model):
 class _BatchRecorder:
     native_quantiles = False
     seen: list[tuple[int, float]] = []
+    horizons: list[int] = []
 
     def batch(self, view, cfg):
         _BatchRecorder.seen.append((view.y.shape[0], float(np.nanmax(view.y))))
+        _BatchRecorder.horizons.append(view.h)
         return {"yhat": np.ones((view.h, view.y.shape[1]))}
 
 
-def test_backtest_folds_never_see_their_future(monkeypatch):
+def test_backtest_folds_span_the_horizon_and_never_see_their_future(monkeypatch):
     monkeypatch.setitem(models.REGISTRY, "ets", models.ModelSpec(lambda c: _Recorder(), 6, slow=True))
     monkeypatch.setitem(models.REGISTRY, "seasonal_naive", models.ModelSpec(lambda c: _BatchRecorder(), 0))
     _Recorder.seen.clear()
     _BatchRecorder.seen.clear()
+    _BatchRecorder.horizons.clear()
     hist = series_frame("a", np.arange(1.0, 201.0))  # units = day number: a model's max(y) is its last day
-    cfg = ForecastConfig(candidates=["ets", "seasonal_naive"], backtest_slow_models=True)
+    # A horizon that is no default anywhere: every fold must forecast (and be scored on) all 45 days of it.
+    cfg = ForecastConfig(
+        horizon_days=45,
+        candidates=["ets", "seasonal_naive"],
+        backtest_slow_models=True,
+        backtest={"folds": 3},
+    )
     res = forecast_batch(to_batch(hist), cfg)
-    expected_ends = [200 - 28 - 56, 200 - 28 - 28, 200 - 28, 200]  # 3 folds + the final fit
+    folds, step = cfg.backtest.folds, cfg.backtest_step
+    # Fold k's cut-off leaves 45 days + (folds-1-k) steps before the last history day; + the final fit.
+    expected_ends = sorted([200 - 45 - step * (folds - 1 - k) for k in range(folds)] + [200])
     for seen in (_Recorder.seen, _BatchRecorder.seen):
         assert sorted(n for n, _ in seen) == expected_ends
         for n_days, last in seen:
             assert last == n_days  # saw days 1..n_days only: never a day on/after its fold cut-off
-    assert set(res.metrics["fold"]) == {0, 1, 2}
+    assert _BatchRecorder.horizons == [45] * (folds + 1)
+    assert set(res.metrics["fold"]) == set(range(folds))
+    # The scored days of the last fold are the 45 days before the cutoff: units 156..200, forecast 1 each.
+    last = res.metrics[(res.metrics["model"] == "seasonal_naive") & (res.metrics["fold"] == folds - 1)]
+    days = np.arange(156.0, 201.0)
+    assert last["wape"].iloc[0] == pytest.approx(np.abs(days - 1).sum() / days.sum())
 
 
 def test_poison_series_fall_back_and_neighbours_unchanged():
@@ -219,8 +235,10 @@ def test_event_uplift_hint_and_future_promo():
     events = pd.DataFrame(
         {"date": [day], "event_name": ["brand_day"], "region_id": [None], "uplift_hint": [2.0]}
     )
+    plan_days = pd.date_range(CUTOFF + pd.Timedelta(days=1), periods=28)
+    # A full plan: promo on day 9 only (an unplanned day would take the expected promo rate instead).
     future = pd.DataFrame(
-        {"item_id": "e", "region_id": "r1", "date": [CUTOFF + pd.Timedelta(days=9)], "promo": 1.0}
+        {"item_id": "e", "region_id": "r1", "date": plan_days, "promo": (plan_days.day == 9).astype(float)}
     )
     cfg = ForecastConfig(model="regression")
     f = forecast_batch(to_batch(hist), cfg, events=events, future=future).forecasts.set_index("date")["yhat"]

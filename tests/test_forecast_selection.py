@@ -58,11 +58,16 @@ def test_engine_selection_modes_agree_with_backtest_functions():
         sel = res.metrics[res.metrics["selected"]].groupby(["item_id", "region_id"])["model"].first()
         assert (res.status.set_index(["item_id", "region_id"])["model"] == sel).all()
     # per_series: the selected model has the lowest total backtest absolute error of its series, which is
-    # sum_k wape_k * (units of fold k): folds are the last 3 x 28 days before the cutoff, oldest first
-    last84 = hist[hist["date"] > CUTOFF - pd.Timedelta(days=84)].sort_values("date")
-    fold_units = last84.groupby(["item_id", "region_id"])["units"].apply(
-        lambda u: u.to_numpy().reshape(3, 28).sum(1)
-    )
+    # sum_k wape_k * (units of fold k): fold k scores the 28 days (the horizon) after cut-off
+    # cutoff - 28 - step * (folds - 1 - k), oldest first
+    cfg = ForecastConfig()
+    B, step = cfg.backtest, cfg.backtest_step
+    fold_units = {}
+    for k in range(B.folds):
+        first = CUTOFF - pd.Timedelta(days=28 + step * (B.folds - 1 - k) - 1)
+        days = hist[(hist["date"] >= first) & (hist["date"] < first + pd.Timedelta(days=28))]
+        for key, u in days.groupby(["item_id", "region_id"])["units"]:
+            fold_units.setdefault(key, {})[k] = u.sum()
     m = per.metrics.copy()
     m["abs_err"] = [
         w * fold_units[(i, r)][k]
@@ -84,8 +89,10 @@ def test_ensemble_is_the_mean_of_its_members():
     tsb = forecast_batch(to_batch(hist), ForecastConfig(model="tsb")).forecasts["yhat"]
     np.testing.assert_array_equal(ens.forecasts["yhat"], (reg + tsb) / 2)
     assert set(ens.status["model"]) == {"ensemble"} and set(ens.status["status"]) == {"ok"}
-    # its own backtest (3 folds per series) and conformal interval around its own forecast
-    assert len(ens.metrics) == 6 * 3 and set(ens.metrics["model"]) == {"ensemble"}
+    # its own backtest (one row per fold and series) and conformal interval around its own forecast
+    assert len(ens.metrics) == 6 * ForecastConfig().backtest.folds and set(ens.metrics["model"]) == {
+        "ensemble"
+    }
     assert (ens.forecasts["q95"] > ens.forecasts["q05"]).any()
 
 

@@ -21,13 +21,17 @@ from skuplan.inventory.safety_stock import (
     z_for_fill_rate,
 )
 
+# The textbook normal model (and the old SS >= 0 clamp) these tests check by hand; the exact discrete levels,
+# the default, are checked in test_inventory_exact.py.
+NORMAL = {"level_model": "normal", "z_min": 0.0}
+
 
 def test_safety_stock_textbook_example():
     # d=100/day, sd=30, L=5, sL=1.5, CSL 95%: sigma_LTD = sqrt(5*900 + 100^2*2.25) = 164.3.
     s = sigma_ltd(100, 30, 5, 1.5)
     assert s == pytest.approx(164.317, abs=1e-3)
     assert z_for_csl(0.95) * s == pytest.approx(270.3, abs=0.05)
-    plan = plan_policy(one_series(), InventoryConfig(undershoot="none")).iloc[0]
+    plan = plan_policy(one_series(), InventoryConfig(undershoot="none", **NORMAL)).iloc[0]
     assert plan.sigma_ltd == pytest.approx(164.3, abs=0.05)
     assert plan.safety_stock == pytest.approx(270.3, abs=0.05)
     assert plan.reorder_point == pytest.approx(770.3, abs=0.05)
@@ -62,12 +66,15 @@ def test_fill_rate_extremes_clamp():
     # beta so high that z would be huge: capped at z_max and flagged in the plan.
     assert float(z_for_fill_rate(0.9999999999, 1.0, 1000.0, z_max=5.0)) == 5.0
     plan = plan_policy(
-        one_series(service_type="fill_rate", service_level=0.9999999999, order_cost=0.01), InventoryConfig()
+        one_series(service_type="fill_rate", service_level=0.9999999999, order_cost=0.01),
+        InventoryConfig(**NORMAL),
     ).iloc[0]
     assert plan.z_capped and plan.z == 5.0 and "z_max" in plan.message
     # beta so low that z < 0: safety stock clamped at 0, never negative.
     assert float(z_for_fill_rate(0.5, 5000.0, 100.0)) < 0
-    low = plan_policy(one_series(service_type="fill_rate", service_level=0.5), InventoryConfig()).iloc[0]
+    low = plan_policy(
+        one_series(service_type="fill_rate", service_level=0.5), InventoryConfig(**NORMAL)
+    ).iloc[0]
     assert low.safety_stock == 0.0 and low.z == 0.0
     assert low.expected_fill_rate > 0.5  # SS = 0 over-delivers, and the plan says so
 
@@ -151,8 +158,8 @@ def test_wagner_whitin_batch_matches_single():
 
 def test_negative_safety_factor_only_when_allowed():
     row = one_series(service_type="fill_rate", service_level=0.9)
-    clamped = plan_policy(row, InventoryConfig(undershoot="none")).iloc[0]
-    free = plan_policy(row, InventoryConfig(undershoot="none", z_min=-5.0)).iloc[0]
+    clamped = plan_policy(row, InventoryConfig(undershoot="none", **NORMAL)).iloc[0]
+    free = plan_policy(row, InventoryConfig(undershoot="none", level_model="normal", z_min=-5.0)).iloc[0]
     assert clamped.safety_stock == 0.0 and clamped.expected_fill_rate > 0.9
     assert free.z < 0 and free.reorder_point < 500.0
     assert free.expected_fill_rate == pytest.approx(0.9, abs=1e-9)

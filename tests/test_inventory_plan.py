@@ -11,7 +11,12 @@ from inventory_helpers import history as _history
 from inventory_helpers import history_for, one_series
 from skuplan.inventory import PLAN_COLUMNS, InventoryConfig, plan_policy
 from skuplan.inventory import empirical as emp
+from skuplan.inventory.lot_sizing import extend_with_tail, wagner_whitin
 from skuplan.inventory.safety_stock import sigma_ltd, z_for_csl
+
+# The textbook normal model (and the old SS >= 0 clamp) these tests check by hand; the exact discrete levels,
+# the default, are checked in test_inventory_exact.py.
+NORMAL = {"level_model": "normal", "z_min": 0.0}
 
 
 def test_output_columns_and_invalid_rows_are_kept_with_reasons():
@@ -40,7 +45,7 @@ def test_missing_required_column_is_named():
 
 
 def test_periodic_review_uses_l_plus_r():
-    cfg = InventoryConfig(policy="RS", review_period_days=7)
+    cfg = InventoryConfig(policy="RS", review_period_days=7, **NORMAL)
     p = plan_policy(one_series(), cfg).iloc[0]
     sig = sigma_ltd(100, 30, 12, 1.5)
     assert p.sigma_ltd == pytest.approx(sig)
@@ -51,12 +56,12 @@ def test_periodic_review_uses_l_plus_r():
 
 
 def test_ss_policy_textbook_and_with_undershoot():
-    textbook = plan_policy(one_series(), InventoryConfig(policy="sS", undershoot="none")).iloc[0]
+    textbook = plan_policy(one_series(), InventoryConfig(policy="sS", undershoot="none", **NORMAL)).iloc[0]
     assert textbook.reorder_point == pytest.approx(1200 + z_for_csl(0.95) * sigma_ltd(100, 30, 12, 1.5))
     assert textbook.order_up_to == pytest.approx(textbook.reorder_point + textbook.order_qty_policy)
     # (s, S) restarts at S after each order: the undershoot is that of a walk of weekly demands
     # N(700, 7 * 30^2) started S - s = Q above s. Check the Wald-based mean against a direct simulation.
-    renewal = plan_policy(one_series(), InventoryConfig(policy="sS")).iloc[0]
+    renewal = plan_policy(one_series(), InventoryConfig(policy="sS", **NORMAL)).iloc[0]
     q = renewal.order_qty_policy
     walk = np.cumsum(np.random.default_rng(0).normal(700.0, np.sqrt(7 * 900.0), (100_000, 12)), axis=1)
     crossing = walk[np.arange(len(walk)), np.argmax(walk >= q, axis=1)]
@@ -67,7 +72,7 @@ def test_ss_policy_textbook_and_with_undershoot():
 
 
 def test_sq_undershoot_adds_mean_and_variance():
-    p = plan_policy(one_series(), InventoryConfig()).iloc[0]
+    p = plan_policy(one_series(), InventoryConfig(**NORMAL)).iloc[0]
     e_u = (900 + 100**2) / 200
     assert p.undershoot == pytest.approx(e_u)
     assert p.sigma_protection > p.sigma_ltd
@@ -108,7 +113,7 @@ def test_negbin_with_poisson_moments_is_the_poisson_quantile():
     row = one_series(
         mean_daily_demand=0.5, sigma_daily=np.sqrt(0.5), lead_time_std_days=0.0, demand_class="lumpy"
     )
-    p = plan_policy(row, InventoryConfig(empirical_method="negbin")).iloc[0]
+    p = plan_policy(row, InventoryConfig(empirical_method="negbin", **NORMAL)).iloc[0]
     assert p.method == "negbin" and p.protection_days == 6.0
     assert p.reorder_point == stats.poisson.ppf(0.95, 3.0)
     assert p.safety_stock == pytest.approx(p.reorder_point - 3.0)
@@ -136,7 +141,7 @@ def test_empirical_fill_level_is_exact():
 
 
 def test_bootstrap_constant_history_and_batch_independence():
-    cfg = InventoryConfig(bootstrap_samples=500)
+    cfg = InventoryConfig(bootstrap_samples=500, **NORMAL)
     # Constant 2/day, fixed lead time: every resampled protection demand is exactly 2 * (L + 1).
     hist = _history({"i1": [2.0] * 100})
     row = one_series(mean_daily_demand=2.0, sigma_daily=0.0, lead_time_std_days=0.0, demand_class="lumpy")
@@ -172,11 +177,19 @@ def test_stochastic_rounding_keeps_the_mean_lead_time():
 
 
 def test_wagner_whitin_lot_where_ordering_cost_dominates():
-    # K large vs holding: EOQ covers many weekly buckets -> the first WW lot of the forecast is used.
-    row = one_series(mean_daily_demand=10.0, sigma_daily=3.0, order_cost=2000.0, unit_cost=1.0)
+    # K large vs holding: EOQ covers many weekly buckets -> Wagner-Whitin on the forecast, here lumpy weeks
+    # (70, 0, 70, 0, ...): with K = 30 and h = 0.24/365*7 per unit-week the first lot, by brute force over the
+    # lot lengths of the 8-week path continued by its mean week (rolling horizon), is returned.
+    row = one_series(mean_daily_demand=5.0, sigma_daily=3.0, order_cost=30.0, unit_cost=1.0)
+    yhat = np.tile(np.r_[[10.0] * 7, [0.0] * 7], 4)
     fc = pd.DataFrame({"item_id": "i1", "region_id": "r1", "date": pd.date_range("2025-01-01", periods=56),
-                       "yhat": [10.0] * 28 + [0.0] * 28})  # fmt: skip
+                       "yhat": yhat})  # fmt: skip
     p = plan_policy(row, InventoryConfig(), forecast=fc).iloc[0]
-    assert p.lot_sizing == "wagner_whitin" and p.order_qty_policy == pytest.approx(280.0)
+    h_week = 0.24 / 365 * 7
+    weeks = extend_with_tail(np.tile([70.0, 0.0], 4)[None, :], 30.0, h_week)[0]
+    # continued by the mean week (35) for 4 EOQ covers + 2: EOQ = sqrt(2 * 30 * 35 / h) = 19.3 weeks -> 80 weeks
+    assert len(weeks) == 80 and (weeks[8:] == 35.0).all()
+    plan, _ = wagner_whitin(weeks, 30.0, h_week)
+    assert p.lot_sizing == "wagner_whitin" and p.order_qty_policy == pytest.approx(plan[plan > 0][0])
     plain = plan_policy(row, InventoryConfig(lot_sizing={"method": "eoq"}), forecast=fc).iloc[0]
     assert plain.lot_sizing == "eoq" and plain.order_qty_policy == np.ceil(plain.eoq)

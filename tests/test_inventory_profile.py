@@ -15,7 +15,7 @@ from skuplan.inventory import InventoryConfig, plan_policy
 from skuplan.inventory.config import ReplayConfig
 
 Z95 = 1.6448536269514722
-TEXTBOOK = InventoryConfig(undershoot="none")
+TEXTBOOK = InventoryConfig(undershoot="none", level_model="normal", z_min=0.0)
 
 
 def test_safety_stock_is_z_sigma1_p_gamma():
@@ -77,12 +77,16 @@ def test_sigma_source_order_with_profile():
 
 
 def test_empirical_rows_use_the_profile_at_their_interval():
-    # lumpy, no history -> negbin over L + r = 5 + 1 = 6 days: sigma = 2 * 6^0.9 (no lead-time spread)
+    # lumpy, no history -> negbin. Normal model: over L + r = 5 + 1 = 6 days, sigma = 2 * 6^0.9 (no lead-time
+    # spread). Exact model: D_L over L = 5 days, sigma = 2 * 5^0.9 (the undershoot has its own distribution).
     row = one_series(mean_daily_demand=2.0, demand_class="lumpy", lead_time_std_days=0.0,
                      err_sigma_1d=2.0, err_sum_exponent=0.9, sigma_daily=np.nan)  # fmt: skip
-    p = plan_policy(row, InventoryConfig()).iloc[0]
+    p = plan_policy(row, InventoryConfig(level_model="normal")).iloc[0]
     assert p.method == "negbin" and p.protection_days == 6
     assert p.sigma_protection == pytest.approx(2.0 * 6**0.9, rel=1e-12)
+    exact = plan_policy(row, InventoryConfig()).iloc[0]
+    assert exact.method == "negbin" and exact.protection_days == 5
+    assert exact.sigma_ltd == pytest.approx(2.0 * 5**0.9, rel=1e-12)
 
 
 def test_nightly_policy_stage_takes_sigma_from_the_status_profile(spark):
@@ -113,7 +117,14 @@ def test_nightly_policy_stage_takes_sigma_from_the_status_profile(spark):
     inventory_df = spark.createDataFrame(keys.assign(on_hand=0.0))
     # every series on sQ with the normal method and no undershoot:
     # sigma_protection = max(sigma_1, band sigma) * L^gamma, the band sigma from the q05-q95 spread
-    cfg = InventoryConfig(policy="sQ", undershoot="none", empirical_classes=[], replay=ReplayConfig(enabled=False))
+    cfg = InventoryConfig(
+        policy="sQ",
+        undershoot="none",
+        empirical_classes=[],
+        replay=ReplayConfig(enabled=False),
+        level_model="normal",
+        z_min=0.0,
+    )
     out = policy_stage(forecasts_df, status_df, stats_df, arrays_df, spark.createDataFrame(items), inventory_df,
                        cfg, fcfg, run_date=(CUTOFF + pd.Timedelta(days=1)).date())  # fmt: skip
     plan = out["inventory_policy"].toPandas().set_index("item_id")

@@ -90,3 +90,74 @@ def test_replay_holdout_on_stationary_series_meets_model():
     assert len(res.metrics) == 30 and set(res.by_class["demand_class"]) == {"smooth"}
     pooled = res.by_policy.iloc[0]
     assert pooled["csl"] == pytest.approx(0.95, abs=0.03)  # ~780 cycles: binomial sd ~0.8 pp
+
+
+def test_integer_start_is_uniform_on_the_whole_positions_above_s():
+    # sQ, s = 10.4, Q = 20: the stationary position of (s, Q) under integer demand is uniform on 11 .. 30.
+    n = 2000
+    plan = pd.concat([levels(reorder_point=10.4)] * n, ignore_index=True)
+    plan["item_id"] = [f"i{k}" for k in range(n)]
+    m, path = simulate(np.zeros((n, 1)), plan, InventoryConfig(), record=True)
+    start = path["on_hand"][:, 0]
+    assert np.array_equal(start, np.round(start)) and start.min() == 11 and start.max() == 30
+    counts = np.bincount(start.astype(int) - 11, minlength=20)
+    # 100 expected per value; binomial sd ~9.7: every count within 5 sd, chi-square below its 99.9% point (43.8)
+    assert np.all(np.abs(counts - 100) < 50) and ((counts - 100) ** 2 / 100).sum() < 43.8
+    # RS / sS start at ceil(S); the old fractional start stays available to compare
+    rs = simulate(np.zeros((1, 1)), levels(policy="RS", order_up_to=30.2), InventoryConfig(), record=True)[1]
+    assert rs["on_hand"][0, 0] == 31
+    old = InventoryConfig(replay={"initial_stock": "rop_plus_half_q"})
+    assert (
+        simulate(np.zeros((1, 1)), levels(reorder_point=10.4), old, record=True)[1]["on_hand"][0, 0] == 20.4
+    )
+
+
+def _base_stock_fill(level: float, d: float, lead: int) -> float:
+    """Exact fill rate of daily-reviewed base stock `level` with Poisson(d) days and lead time `lead`: the stock
+    at the start of a day is level - D_L (D_L ~ Poisson(d L), the L days since the order that closes it), and
+    the day serves min((level - D_L)+, X), X ~ Poisson(d)."""
+    from scipy.stats import poisson
+
+    k, x = np.arange(80), np.arange(80)
+    on_hand = np.maximum(level - k, 0.0)
+    served = np.minimum(on_hand[:, None], x[None, :])
+    return float((poisson.pmf(k, d * lead)[:, None] * poisson.pmf(x, d)[None, :] * served).sum() / d)
+
+
+def test_integer_start_meets_the_exact_poisson_fill_rate_the_fractional_start_missed():
+    # Poisson d = 2, L = 4, sQ with s = 12, Q = 1 is base stock 13: the integer start puts the position at 13
+    # (uniform on 13 .. 13); the old s + Q/2 start left it at 12.5 for good (whole-unit orders keep the .5).
+    rng = np.random.default_rng(3)
+    n, days = 200, 400
+    demand = rng.poisson(2.0, (n, days)).astype(float)
+    plan = pd.concat([levels(reorder_point=12.0, order_qty_policy=1.0, order_up_to=13.0, mean_daily_demand=2.0,
+                             lead_time_days=4.0)] * n, ignore_index=True)  # fmt: skip
+    plan["item_id"] = [f"p{k}" for k in range(n)]
+    fill = {}
+    for start in ("auto", "rop_plus_half_q"):
+        m, _ = simulate(demand, plan, InventoryConfig(replay={"warmup_days": 20, "initial_stock": start}))
+        fill[start] = m["served"].sum() / m["demand"].sum()
+    exact_13, exact_12_5 = _base_stock_fill(13.0, 2.0, 4), _base_stock_fill(12.5, 2.0, 4)
+    # 76,000 scored days: the pooled fill rate's sd is ~0.1 pp; the two exact figures are 3.6 pp apart
+    assert fill["auto"] == pytest.approx(exact_13, abs=0.005)
+    assert fill["rop_plus_half_q"] == pytest.approx(exact_12_5, abs=0.005)
+
+
+def test_rolling_origin_replans_from_the_data_available_then():
+    # 400 days at 10/day, then 20/day from hold-out day 50; weekly re-plans, 28-day trailing mean (smooth).
+    units = [10.0] * (400 - 182 + 50) + [20.0] * (182 - 50)
+    items = pd.DataFrame({"item_id": ["a"], "unit_cost": 5.0, "holding_rate": 0.25, "order_cost": 30.0,
+                          "lead_time_days": 3.0, "lead_time_std_days": 0.0, "service_level": 0.95,
+                          "service_type": "csl", "moq": 1.0, "pack_size": 1.0})  # fmt: skip
+    cfg = InventoryConfig(
+        policy="sQ", replay={"holdout_days": 182, "fit_window_days": 182, "replan_every_days": 7}
+    )
+    res = replay_holdout(as_batch(history({"a": units})), items, cfg)
+    assert sorted(res.replans) == list(range(7, 182, 7)) and res.metrics["replans"].iloc[0] == 26
+    d = {t: p["mean_daily_demand"].iloc[0] for t, p in res.replans.items()}
+    assert res.plan["mean_daily_demand"].iloc[0] == 10.0 and d[49] == 10.0  # day 49 sees days before 49 only
+    assert d[56] == pytest.approx((22 * 10 + 6 * 20) / 28) and d[84] == 20.0
+    by_type = res.by_service_type.iloc[0]
+    assert by_type["service_type"] == "csl" and by_type["target"] == 0.95
+    assert by_type["promised"] == pytest.approx(res.metrics["expected_csl"].iloc[0])
+    assert by_type["gap_pp"] == pytest.approx(100 * (res.metrics["csl"].iloc[0] - 0.95))

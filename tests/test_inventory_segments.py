@@ -55,7 +55,7 @@ def test_features_by_construction():
     assert f.loc[1, "demand_class"] == "smooth"
 
 
-def test_segment_features_read_the_zero_filled_window_of_a_batch():
+def test_segment_features_read_the_window_of_a_batch_from_the_first_sale():
     # 28 days to the cutoff; "late" starts 10 days before it, "neg" has returns (negative units count as 0).
     hist = pd.concat([
         history({"full": list(np.arange(1.0, 29.0))}), history({"late": [3.0] * 10}, start="2025-01-19"),
@@ -66,8 +66,23 @@ def test_segment_features_read_the_zero_filled_window_of_a_batch():
     x = np.zeros((3, 21))
     x[0], x[1, -10:], x[2] = np.arange(8.0, 29.0), 3.0, [0.0, 2.0] * 10 + [0.0]
     pd.testing.assert_frame_equal(out.drop(columns=["item_id", "region_id"]), features_from_array(x, 7))
-    year = segment_features(as_batch(hist))  # window longer than the history: zeros before it
-    assert year.loc[0, "volume"] == pytest.approx(406.0 / 364)
+    year = segment_features(as_batch(hist))  # window longer than the history: counted from the first sale
+    assert year.loc[0, "volume"] == pytest.approx(406.0 / 28)
+
+
+def test_new_item_is_classed_from_its_first_sale_not_zero_padded():
+    # 304 days before launch, then 60 days alternating 4 / 6 units (mean 5): ADI 1, CV^2 of sizes 0.04,
+    # weekly totals 34 / 36 alternating over the 8 whole weeks since launch -> CV 1/35 * sqrt(8/7) -> X.
+    launch = np.r_[np.zeros(304), np.tile([4.0, 6.0], 30)]
+    # every other day 3 units after launch (ADI 2) and a row that never sold.
+    sparse = np.r_[np.zeros(304), np.tile([3.0, 0.0], 30)]
+    f = features_from_array(np.stack([launch, sparse, np.zeros(364)]), 7)
+    assert f.loc[0, "volume"] == pytest.approx(5.0) and f.loc[0, "adi"] == 1.0
+    assert f.loc[0, "cv2"] == pytest.approx(0.04) and f.loc[0, "demand_class"] == "smooth"
+    assert f.loc[0, "xyz_cv"] == pytest.approx(np.sqrt(8 / 7) / 35)
+    assert f.loc[1, "adi"] == 2.0 and f.loc[1, "demand_class"] == "intermittent"
+    assert f.loc[2, "volume"] == 0.0 and np.isinf(f.loc[2, "adi"]) and np.isinf(f.loc[2, "xyz_cv"])
+    # zero-padded (the old rule) it read ADI 364 / 60 = 6.1: intermittent, and weekly CV > 1: Z
 
 
 def test_silhouette_hand_computed():

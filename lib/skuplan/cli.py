@@ -17,9 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+from skuplan import cli_ops
+from skuplan.stream import cli as stream_cli
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # Sub-commands that run Spark (and read or write Delta); generate-sample is pure Python.
-SPARK_COMMANDS = frozenset({"run", "demo", "report"})
+SPARK_COMMANDS = frozenset({"run", "demo", "report", "maintain", "stream"})
 # Distribution name -> module it provides.
 _SPARK_MODULES = {"pyspark": "pyspark", "delta-spark": "delta"}
 
@@ -28,6 +31,8 @@ EXAMPLES = {
     "demo": "example: skuplan demo --run-date 2026-01-01   (writes sample_data/ and output/)",
     "generate-sample": "example: skuplan generate-sample --out sample_data --items 40 --regions 4",
     "report": "example: skuplan report --run-date 2026-01-01 --out output/report.html",
+    "maintain": cli_ops.MAINTAIN_EXAMPLE,
+    "stream": stream_cli.EXAMPLE,
 }
 
 
@@ -38,12 +43,22 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"--run-date must be YYYY-MM-DD, got {text!r}") from None
 
 
+def _scenario(text: str) -> str:
+    from skuplan.config import check_identifier
+
+    try:
+        return check_identifier(text, "--scenario", table=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skuplan",
         description="Demand forecasting and inventory planning for SKU x region series on Spark + Delta Lake.",
         epilog="Exit codes: 0 ok, 1 run failed, 2 bad config or input. Run `skuplan <command> --help` for more.",
     )
+    cli_ops.add_global_options(parser)  # --version, --log-level, --log-format
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -60,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--from-stage", metavar="STAGE",
                      help="resume: reuse what the earlier stages committed for this run date (same config) and "
                           "run from STAGE on (e.g. forecast); `--dry-run` lists the stages")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="validate every sales row again and rebuild the sales history (default: an incremental "
+                          "night validates only the rows dated after the last night's cutoff)")
+    run.add_argument("--scenario", type=_scenario, default="base", metavar="NAME",
+                     help="what-if run: write the same tables with scenario=NAME beside the base plan (give its "
+                          "changes with --conf-file overlay.yaml); default: base")
     run.add_argument("--dry-run", action="store_true",
                      help="check config and run validate's checks on the inputs (reconciliation, quarantine ratio, "
                           "empty sales, freshness) without writing anything; exit 2 if the run would fail there")
@@ -72,7 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--conf-file", action="append", default=[], help="extra YAML merged last (repeatable)")
     rep.add_argument("--run-date", type=_date, required=True, help="the run to report on, YYYY-MM-DD")
     rep.add_argument("--out", default="output/report.html", help="HTML file to write (default: output/report.html)")
+    rep.add_argument("--scenario", type=_scenario, metavar="NAME",
+                     help="also compare the what-if run NAME of this run date with the base plan")
 
+    cli_ops.add_maintain_command(add("maintain", "Compact and vacuum the Delta tables (OPTIMIZE, VACUUM with "
+                                     "maintenance.file_retention_days); add constraints older tables lack."))
+    stream_cli.add_arguments(add("stream", "Keep inventory_position current from order and receipt events "
+                                 "(files, Delta or Kafka) and signal reorder-point crossings, exactly once."))
     gen = add("generate-sample", "Write the seeded sample data set (sales, items, inventory, dc_stock, lanes, events).")
     gen.add_argument("--out", default="sample_data", help="output folder (default: sample_data)")
     gen.add_argument("--items", type=int, default=40)
@@ -116,7 +143,7 @@ def _report(args: argparse.Namespace) -> int:
     from skuplan.spark import build_session
 
     cfg = load_config(args.conf, args.conf_file)
-    path = write_report(build_session(cfg.spark), cfg, args.run_date, Path(args.out))
+    path = write_report(build_session(cfg.spark), cfg, args.run_date, Path(args.out), scenario=args.scenario)
     print(f"report written to {Path(path).resolve()}")
     return EXIT_OK
 
@@ -171,15 +198,15 @@ def spark_missing_message(command: str, missing: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("py4j").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    cli_ops.configure_logging(args)  # flags or text at INFO until the config (logging section) is read
     from skuplan.config import ConfigError
     from skuplan.errors import root_cause
+    from skuplan.safe_values import UnsafeValue, check_output_folder, validate_path
 
-    what = "report" if args.command == "report" else "run"
+    what = args.command if args.command in ("report", "maintain") else "run"
 
-    bad_input: tuple[type[Exception], ...] = (ConfigError,)
+    bad_input: tuple[type[Exception], ...] = (ConfigError, UnsafeValue)
     failed: tuple[type[Exception], ...] = ()  # an empty tuple catches nothing
     if args.command in SPARK_COMMANDS:
         # Checked before anything runs (demo would otherwise write its sample first).
@@ -191,27 +218,46 @@ def main(argv: list[str] | None = None) -> int:
         from skuplan.io import InputError
         from skuplan.pipeline import RunFailed, UnknownStage
 
-        bad_input, failed = (ConfigError, InputError, UnknownStage), (RunFailed, IncompleteRun)
+        bad_input, failed = (ConfigError, UnsafeValue, InputError, UnknownStage), (RunFailed, IncompleteRun)
 
     try:
+        # Output folders are checked before anything is written or replaced (generate_sample rmtree's table folders).
+        if args.command in ("generate-sample", "demo"):
+            from skuplan.sample.spec import TABLES
+
+            check_output_folder(*((args.out, "--out") if args.command == "generate-sample"
+                                  else (args.sample_dir, "--sample-dir")), TABLES)
+        elif args.command == "report":
+            validate_path(args.out, "--out")
         if args.command == "generate-sample":
             paths = _generate(args.out, args.items, args.regions, args.dcs, args.seed, args.format, not args.clean)
             print("\n".join(f"{name}: {path}" for name, path in paths.items()))
             return EXIT_OK
         if args.command == "report":
             return _report(args)
+        if args.command == "maintain":
+            return cli_ops.run_maintain(args)
+        if args.command == "stream":
+            cfg, spark = _session(args)
+            cli_ops.configure_logging(args, cfg)
+            return stream_cli.run(args, cfg, spark)
         overrides = None
         if args.command == "demo":
             _generate(args.sample_dir, args.items, args.regions)
             overrides = {"inputs": {"root": args.sample_dir}}
         cfg, spark = _session(args, overrides)
+        cli_ops.configure_logging(args, cfg)
+        cli_ops.check_tracking(cfg)  # tracking.enabled: true without mlflow stops here, before any stage
         if getattr(args, "dry_run", False):
             return _dry_run(spark, cfg, args.run_date)
         from skuplan.pipeline import run_pipeline
 
         started = time.perf_counter()
-        summary = run_pipeline(spark, cfg, args.run_date, from_stage=getattr(args, "from_stage", None))
+        summary = run_pipeline(spark, cfg, args.run_date, from_stage=getattr(args, "from_stage", None),
+                               scenario=getattr(args, "scenario", "base"),
+                               full_refresh=getattr(args, "full_refresh", False))
         _print_summary(summary, started)
+        cli_ops.track_run(spark, cfg, summary, getattr(args, "scenario", "base"))  # MLflow, when tracking is on
         return EXIT_OK
     except bad_input as exc:
         print(f"skuplan: error: {exc}", file=sys.stderr)
@@ -233,6 +279,15 @@ def _stage_note(exc: BaseException) -> str:
 
     stage = failed_stage(exc)
     return f" (stage {stage})" if stage else ""
+
+
+def entry_point() -> None:
+    """The installed `skuplan` command ([project.scripts]) and the bundle's python_wheel_task. A wheel task calls
+    this function and ignores what it returns, so a failed run must raise: SystemExit with main's exit code
+    (none on success, which a wheel task counts as success)."""
+    code = main()
+    if code:
+        raise SystemExit(code)
 
 
 if __name__ == "__main__":

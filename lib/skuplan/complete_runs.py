@@ -27,14 +27,13 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from skuplan import io
+from skuplan import io, tables
 from skuplan.config import Config
 from skuplan.pipeline import STAGES
-from skuplan.resume import later_rewrite
+from skuplan.resume import later_rewrite, scenario_of_run
 
 __all__ = ["CompleteRun", "IncompleteRun", "incomplete_reason", "read_plan", "require_complete"]
 
@@ -49,6 +48,7 @@ class IncompleteRun(RuntimeError):
 class CompleteRun:
     run_date: dt.date
     stages: dict[str, dict]  # stage name -> its latest manifest row (all ok): together they make the plan
+    scenario: str = io.BASE_SCENARIO
 
     def recorded_version(self, table: str) -> tuple[str, int | None]:
         """The run that last wrote `table` for this run_date and the Delta version it recorded (None: not
@@ -89,22 +89,25 @@ def incomplete_reason(run_date: dt.date, rows: list[dict], stages=STAGES) -> str
     return None
 
 
-def require_complete(spark: SparkSession, cfg: Config, run_date: dt.date) -> CompleteRun | None:
-    """The complete run of run_date, or IncompleteRun. None when there is no runs manifest at all (tables written
-    without the pipeline, e.g. by hand in tests): then nothing says a run failed, and callers decide."""
-    path = io.table_path(cfg, "runs")
-    if not DeltaTable.isDeltaTable(spark, path):
+def require_complete(spark: SparkSession, cfg: Config, run_date: dt.date,
+                     scenario: str = io.BASE_SCENARIO) -> CompleteRun | None:
+    """The complete run of run_date (of the scenario: each scenario's runs are judged on their own), or
+    IncompleteRun. None when there is no runs manifest at all (tables written without the pipeline, e.g. by hand
+    in tests): then nothing says a run failed, and callers decide."""
+    if not tables.exists(spark, tables.table_ref(cfg, "runs")):
         return None
     rows = [r.asDict() for r in io.read_table(spark, cfg, "runs").where(
-        F.col("run_date") == F.lit(run_date).cast("date")).collect()]
+        (F.col("run_date") == F.lit(run_date).cast("date")) & (scenario_of_run() == scenario)).collect()]
     reason = incomplete_reason(run_date, rows)
     if reason:
+        if scenario != io.BASE_SCENARIO:
+            reason = f"scenario {scenario}: {reason.replace('--run-date', f'--scenario {scenario} --run-date')}"
         raise IncompleteRun(reason)
-    return CompleteRun(run_date, _latest_per_stage(_counted(rows)))
+    return CompleteRun(run_date, _latest_per_stage(_counted(rows)), scenario)
 
 
 def read_plan(spark: SparkSession, cfg: Config, name: str, run_date: dt.date,
-              complete: CompleteRun | None = None) -> DataFrame:
+              complete: CompleteRun | None = None, scenario: str = io.BASE_SCENARIO) -> DataFrame:
     """Rows of plan table `name` for run_date, only if run_date is complete (else IncompleteRun, naming the
     run_date, the run and stage at fault, and the fix). `complete`: a check already made for this run_date (the
     report checks once for all its tables)."""
@@ -112,12 +115,13 @@ def read_plan(spark: SparkSession, cfg: Config, name: str, run_date: dt.date,
         raise ValueError(f"{name} is not a table a stage writes (one of {', '.join(sorted(_STAGE_OF_TABLE))}); "
                          "read the runs manifest with skuplan.io.read_table")
     if complete is None:
-        complete = require_complete(spark, cfg, run_date)
+        complete = require_complete(spark, cfg, run_date, scenario)
     if complete is None:
-        raise IncompleteRun(f"no runs manifest at {io.table_path(cfg, 'runs')}: nothing says a run of {run_date} "
-                            f"finished; run `skuplan run --run-date {run_date}`, or point outputs.root at its output")
+        raise IncompleteRun(f"no runs manifest at {tables.table_ref(cfg, 'runs')}: nothing says a run of {run_date} "
+                            f"finished; run `skuplan run --run-date {run_date}`, or point outputs.root (or "
+                            "outputs.catalog / outputs.schema) at its output")
     check_not_rewritten(spark, cfg, name, complete)
-    return io.read_table(spark, cfg, name, run_date)
+    return io.read_table(spark, cfg, name, run_date, scenario=complete.scenario)
 
 
 def check_not_rewritten(spark: SparkSession, cfg: Config, name: str, complete: CompleteRun) -> None:
@@ -125,7 +129,7 @@ def check_not_rewritten(spark: SparkSession, cfg: Config, name: str, complete: C
     run_id, version = complete.recorded_version(name)
     if version is None:
         return
-    later = later_rewrite(spark, io.table_path(cfg, name), version, complete.run_date)
+    later = later_rewrite(spark, tables.table_ref(cfg, name), version, complete.run_date, complete.scenario)
     if later is not None:
         stage = _STAGE_OF_TABLE[name]
         raise IncompleteRun(

@@ -21,31 +21,32 @@ from skuplan import input_formats
 from skuplan.allocation.config import AllocationConfig
 from skuplan.forecast.config import ForecastConfig
 from skuplan.inventory.config import InventoryConfig
+from skuplan.ops_config import LoggingConfig, MaintenanceConfig, TrackingConfig
+from skuplan.safe_values import check_spark_conf, describe, hidden, redact, validate_path  # noqa: F401 (API)
+from skuplan.stream.config import StreamConfig
 
 ENV_PREFIX = "SKUPLAN__"
-INPUT_TABLES = ("sales", "items", "inventory", "dc_stock", "lanes", "events")
+INPUT_TABLES = ("sales", "items", "inventory", "dc_stock", "lanes", "events", "plans")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-# Spaces are allowed inside a path (exports live in "Sales Reports/2024"), never at its ends (a typo).
-_SAFE_PATH = re.compile(r"^[\w ./:@+=-]+$")
 
 
 class ConfigError(ValueError):
     """Bad configuration: the message names the key and the fix."""
 
 
-def validate_path(value: str, key: str) -> str:
-    """Reject path traversal and odd characters in a storage path taken from config."""
-    if not value or not value.strip():
-        raise ValueError(f"{key} must be a non-empty path")
-    rest = _SCHEME.sub("", value)
-    # fullmatch, not match: `$` also matches before a trailing newline.
-    if not _SAFE_PATH.fullmatch(rest):
-        raise ValueError(f"{key} has characters outside [A-Za-z0-9_ ./:@+=-] (letters, digits, space, _ . / : @ + = -): "
-                         f"{value!r}")
-    if value != value.strip(" "):
-        raise ValueError(f"{key} starts or ends with a space: {value!r}; remove it (spaces inside a path are fine)")
-    if ".." in rest.split("/"):
-        raise ValueError(f"{key} must not contain '..' (path traversal): {value!r}")
+# Catalog and schema names from config; always backtick-quoted in SQL (UC allows "-" in a quoted name).
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
+
+
+def check_identifier(value: str, key: str, *, table: bool = False) -> str:
+    """The one check of a catalog, schema or table name (skuplan.tables uses it for every table it resolves):
+    raise ValueError naming `key` and what is allowed. fullmatch: `$` alone lets a trailing newline through."""
+    pattern = _TABLE_NAME if table else _NAMESPACE
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        what = "a table name" if table else "a catalog or schema name"
+        raise ValueError(f"{key} must be {what} matching {pattern.pattern} (letters, digits, _"
+                         f"{'' if table else ', -'}), got {value!r}")
     return value
 
 
@@ -100,12 +101,17 @@ class InputTable(_Strict):
 
 class InputsConfig(_Strict):
     root: str = "sample_data"
+    # Validate only the sales rows dated after the last night's cutoff and merge them into the sales_history table
+    # (skuplan.incremental); false: every night validates the whole sales input (as `--full-refresh` does).
+    incremental: bool = True
     sales: InputTable = InputTable(path="sales")
     items: InputTable = InputTable(path="items")
     inventory: InputTable = InputTable(path="inventory")
     dc_stock: InputTable = InputTable(path="dc_stock")
     lanes: InputTable = InputTable(path="lanes")
     events: InputTable = InputTable(path="events", required=False)
+    # Planned price / promotion / event per item x region x day (skuplan.plans); absent: no plan, as before.
+    plans: InputTable = InputTable(path="plans", required=False)
 
     @field_validator("root")
     @classmethod
@@ -120,7 +126,13 @@ class InputsConfig(_Strict):
 
 
 class OutputsConfig(_Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     root: str = "output/delta"
+    # Tables by name (Unity Catalog): with schema set, every table is catalog.schema.table (catalog optional: the
+    # session's current one) and root is not used; null = Delta folders under root (skuplan.tables).
+    catalog: str | None = None
+    schema_: str | None = Field(None, alias="schema")  # "schema" would shadow a pydantic BaseModel attribute
     # Files per run_date partition: small tables are coalesced so a nightly run never leaves
     # thousands of tiny files behind.
     max_files_per_partition: int = Field(4, ge=1, le=1000)
@@ -129,6 +141,18 @@ class OutputsConfig(_Strict):
     @classmethod
     def _safe_root(cls, v: str) -> str:
         return validate_path(v, "outputs.root")
+
+    @field_validator("catalog", "schema_")
+    @classmethod
+    def _safe_name(cls, v: str | None, info) -> str | None:
+        return None if v is None else check_identifier(v, f"outputs.{info.field_name.rstrip('_')}")
+
+    @model_validator(mode="after")
+    def _catalog_needs_schema(self) -> OutputsConfig:
+        if self.catalog and not self.schema_:
+            raise ValueError("outputs.catalog is set without outputs.schema: set both (tables are "
+                             "catalog.schema.table), or neither for Delta folders under outputs.root")
+        return self
 
 
 class SparkConfig(_Strict):
@@ -143,7 +167,18 @@ class SparkConfig(_Strict):
     # Vectorized models fit this many series per pandas call: large enough to amortize Spark's
     # per-call overhead, small enough to bound a task's memory.
     series_per_bucket: int = Field(1000, ge=1, le=1_000_000)
+    # Tuning only: settings that load code, start programs or hold credentials are refused (safe_values).
     conf: dict[str, str] = {}
+
+    @field_validator("jars_dir")
+    @classmethod
+    def _safe_jars_dir(cls, v: str | None) -> str | None:
+        return None if v is None else validate_path(v, "spark.jars_dir")
+
+    @field_validator("conf")
+    @classmethod
+    def _tuning_only(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_spark_conf(v)
 
 
 class QualityConfig(_Strict):
@@ -195,6 +230,10 @@ class Config(_Strict):
     forecast: ForecastConfig = ForecastConfig()
     inventory: InventoryConfig = InventoryConfig()
     allocation: AllocationConfig = AllocationConfig()
+    stream: StreamConfig = StreamConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     def fingerprint(self) -> str:
         """Stable hash of the effective config, stored with every run for audit."""
@@ -231,7 +270,11 @@ def _read_yaml(path: Path, origin: str = "config file") -> dict:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        # The problem and its position only: str(exc) quotes the offending line, which may hold a secret.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where} ({getattr(exc, 'problem', None) or type(exc).__name__})"
+                          ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
     return data
@@ -263,8 +306,10 @@ def _format_errors(exc: ValidationError) -> str:
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         got = err.get("input")
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"config key {key}: {err['msg']}{shown}")
+        # Never the value of a key that may hold a secret, nor a long one (stderr is the job log): type and key.
+        shown = "" if isinstance(got, dict) else f" (got {describe(got, key)})"
+        msg = redact(err["msg"], got) if hidden(got, key) else err["msg"]  # a validator may quote the value too
+        lines.append(f"config key {key}: {msg}{shown}")
     return "; ".join(lines)
 
 

@@ -149,6 +149,15 @@ _REPLAY: tuple[ColumnSpec, ...] = (
     ("shortage_cost", "double", True, "shortage cost over the hold-out"),
     ("total_cost", "double", True, "holding + ordering + shortage cost"),
     ("cost_per_day", "double", True, "total_cost per replayed day"),
+    ("replans", "double", True, "plans in force during the hold-out (re-planned every replay.replan_every_days)"),
+    ("policy_source", "string", True, "analytic | simopt: the levels this row's figures replay (simopt.use)"),
+    ("alt_fill_rate", "double", True, "fill rate of the other levels (simopt or analytic) on the same demand; "
+     "null when simopt is off"),
+    ("alt_csl", "double", True, "cycle service level of the other levels"),
+    ("alt_cycles", "double", True, "replenishment cycles of the other levels"),
+    ("alt_total_cost", "double", True, "total cost of the other levels"),
+    ("simopt_shift_sigma", "double", True, "simopt: the group's reorder-level shift, in sigma_protection units"),
+    ("simopt_lot_multiplier", "double", True, "simopt: the group's lot multiplier"),
 )  # fmt: skip
 
 OUTPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
@@ -262,6 +271,63 @@ OUTPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
         ("detail", "string", True, "stage summary: reconciliation, counts, solver statuses"),
         ("table_versions", "string", True, "JSON: Delta version of each table the stage wrote"),
         ("finished_at", "timestamp", False, "when the manifest row was written (UTC)"),
+        ("scenario", "string", True, "what-if scenario of the run (base: the nightly plan; null: written before "
+         "scenarios existed, read as base)"),
+    ), partitioned=False),
+    # The intraday stream's tables (skuplan.stream): not partitioned by run_date; batch_id is the micro-batch.
+    TableSpec("inventory_position", "Intraday on-hand stock per item x region, kept current by `skuplan stream`", (
+        *KEYS,
+        ("on_hand", "double", False, "units on hand after every event applied so far (the sum of their signed "
+         "qty; the opening stock arrives as an adjustment)"),
+        ("events_applied", "long", False, "distinct events applied to the row"),
+        ("late_events", "long", False, "events applied that arrived after complete_through had passed them"),
+        ("last_event_time", "timestamp", True, "latest event_time applied"),
+        ("complete_through", "timestamp", True, "the row holds every event up to this event time (latest event "
+         "time seen by the stream minus stream.allowed_lateness_minutes, when the row was last updated)"),
+        ("batch_id", "long", False, "micro-batch that last updated the row"),
+        ("batch_start_on_hand", "double", False, "on_hand before that micro-batch (a replayed batch restarts "
+         "from it)"),
+    ), partitioned=False),
+    TableSpec("reorder_signals", "One row per crossing of the reorder point by an intraday position", (
+        ("signal_id", "string", False, "sha-256 of item_id, region_id and event_id: one signal per crossing"),
+        *KEYS,
+        ("event_id", "string", False, "the event that took the position to or below the reorder point"),
+        ("event_time", "timestamp", False, "its event time"),
+        ("on_hand", "double", False, "position after the event"),
+        ("reorder_point", "double", False, "s of the inventory_policy row in force"),
+        ("order_qty", "double", True, "order_qty_policy of that row: the quantity to order"),
+        ("policy_run_date", "date", False, "run_date of the complete nightly run the policy comes from"),
+        ("batch_id", "long", False, "micro-batch that emitted the signal"),
+        ("signalled_at", "timestamp", False, "when the micro-batch computed the signal (UTC)"),
+    ), partitioned=False),
+    TableSpec("stream_alerts", "Intraday alerts: a position that went below zero", (
+        ("alert_id", "string", False, "sha-256 of item_id, region_id and event_id"),
+        *KEYS,
+        ("alert_type", "string", False, "negative_on_hand: more units left than the position held"),
+        ("event_id", "string", False, "the event that took on_hand below zero"),
+        ("event_time", "timestamp", False, "its event time"),
+        ("on_hand", "double", False, "position after the event"),
+        ("batch_id", "long", False, "micro-batch that raised the alert"),
+        ("raised_at", "timestamp", False, "when the micro-batch computed the alert (UTC)"),
+    ), partitioned=False),
+    TableSpec("stream_events", "Every event the stream applied, once (the ledger that deduplicates by event_id)", (
+        ("event_id", "string", False, "producer's event key"),
+        *KEYS,
+        ("event_time", "timestamp", False, "when the event happened"),
+        ("kind", "string", False, "sale | return | receipt | adjustment"),
+        ("qty", "double", False, "units as sent"),
+        ("delta", "double", False, "signed change of on_hand (sale -qty, return and receipt +qty, adjustment qty)"),
+        ("batch_id", "long", False, "micro-batch that applied it"),
+    ), partitioned=False),
+    TableSpec("stream_quarantine", "Events the stream rejected, one row per event, with the rule that rejected it", (
+        ("source", "string", False, "files | delta | kafka"),
+        ("event_id", "string", True, "event_id as sent (null when missing)"),
+        ("payload", "string", True, "the rejected event as JSON text (the Kafka value as sent)"),
+        ("reason_code", "string", False, "malformed | missing_key | bad_event_time | unknown_kind | "
+         "non_numeric_qty | negative_qty"),
+        ("reason", "string", False, "human-readable rejection reason and fix"),
+        ("batch_id", "long", False, "micro-batch that read it"),
+        ("quarantined_at", "timestamp", False, "when (UTC)"),
     ), partitioned=False),
 )}  # fmt: skip
 
@@ -329,6 +395,16 @@ INPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
         ("region_id", "string", True, "region the event applies to (null: every region)"),
         ("uplift_hint", "double", True, "expected demand multiplier, if known"),
     )),
+    # Optional: what the planners decided for the coming days; the forecast takes it as known future regressors
+    # (skuplan.plans). A day of the horizon without a plan row uses the expected value (forecast_batch's rule).
+    TableSpec("plans", "Planned price, promotion and event per item x region x day (optional)", (
+        ITEM, REGION, DAY,
+        ("price", "double", True, "planned selling price per unit (empty: not planned, the last price holds)"),
+        ("promo", "double", True, "planned promotion: 1 = on, 0 = off, or the intensity in [0, 1] (empty: not "
+         "planned)"),
+        ("event_name", "string", True, "event the day belongs to, e.g. 618 (a calendar event of the item's "
+         "region that day)"),
+    )),
 )}  # fmt: skip
 
 # Staged tables: what one stage commits for the next ones to read, exactly as computed (no canonical rounding),
@@ -372,4 +448,20 @@ STAGED_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
         ("stockout", "array<bool>", True, "stockout flag of each listed day"),
         ("category", "string", True, "item category from staged_items (null: the item has no staged row)"),
     )),
+    # Incremental nights (skuplan.incremental): every accepted sales row, kept across run_dates, and how far it goes.
+    TableSpec("sales_history", "Validated sales history: the accepted sales rows of every night up to the last "
+              "cutoff, per scenario; a night merges only the rows it validated", (
+        *INPUT_CONTRACTS["sales"].columns,
+        ("scenario", "string", False, "what-if scenario whose nights validated the row (base: the nightly plan)"),
+    ), partitioned=False),
+    TableSpec("history_state", "Watermark of sales_history: one row per scenario, the last night that merged it", (
+        ("scenario", "string", False, "what-if scenario (base: the nightly plan)"),
+        ("run_date", "date", False, RUN_DATE_COMMENT),
+        ("since_date", "date", True, "that night validated sales dated after this day (null: all, a full refresh)"),
+        ("through_date", "date", False, "the history holds every accepted sale up to this day (the cutoff)"),
+        ("basis", "string", False, "hash of what decides acceptance (quality config, sales input, accepted "
+         "items); a change makes the next night a full refresh"),
+        ("run_id", "string", False, "run that merged the history"),
+        ("updated_at", "timestamp", False, "when (UTC)"),
+    ), partitioned=False),
 )}  # fmt: skip

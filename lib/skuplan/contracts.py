@@ -271,4 +271,5 @@ KEYS = {
     "dc_stock": ["item_id", "dc_id"],
     "lanes": ["dc_id", "region_id"],
     "events": ["date", "event_name", "region_id"],
+    "plans": ["item_id", "region_id", "date"],
 }

@@ -129,6 +129,10 @@ VALUE_RULES: tuple[ValueRule, ...] = (
     ValueRule("lanes", "lead_time_days", "NEGATIVE_LEAD_TIME", "write the transit days of the lane", low=0.0),
     ValueRule("lanes", "capacity", "NEGATIVE_CAPACITY", "write the units the lane can carry per run (empty: "
               "unbounded)", low=0.0),
+    ValueRule("plans", "price", "BAD_PLANNED_PRICE", "write the planned selling price per unit (> 0), or leave "
+              "it empty when the price is not planned", low=0.0, low_open=True),
+    ValueRule("plans", "promo", "BAD_PLANNED_PROMO", "write 1 for a planned promotion, 0 for none (or the "
+              "intensity as a fraction), or leave it empty when not planned", low=0.0, high=1.0, share=True),
 )
 
 

@@ -13,7 +13,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from skuplan.config import Config, validate_path
+from skuplan import table_setup, tables
+from skuplan.config import Config, check_identifier
 from skuplan.contracts import (
     OPTIONAL_DEFAULTS,
     Contract,
@@ -22,9 +23,14 @@ from skuplan.contracts import (
     contract_for,
     table_comment,
 )
+from skuplan.ops_config import MaintenanceConfig
 from skuplan.schemas import INPUT_COLUMNS
 
-_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Every run_date-partitioned table is also partitioned by scenario: the base run writes "base", a what-if run
+# (`skuplan run --scenario NAME`) its name, so both coexist for one run_date.
+BASE_SCENARIO = "base"
+PARTITION_COLUMNS = ("run_date", "scenario")
+SCENARIO_COMMENT = "what-if scenario of the run: base for the nightly plan, else the name given to --scenario"
 
 # Which source types can be cast to each target type without losing meaning.
 _CASTABLE = {
@@ -119,6 +125,8 @@ def check_output_root(cfg: Config) -> None:
     Otherwise the first Delta commit fails after validate with a JVM error that names neither key nor path.
     Paths with a scheme (s3a://, abfss://, dbfs:/) are left to the cluster: no cheap check is reliable there."""
     root = cfg.outputs.root
+    if cfg.outputs.schema_:  # tables by name: the catalog places them, outputs.root is not used
+        return
     if re.match(r"^[a-z][a-z0-9+.-]*:", root, re.IGNORECASE) and not root.startswith("file:"):
         return
     local = os.path.abspath(re.sub(r"^file://", "", root))
@@ -135,40 +143,44 @@ def check_output_root(cfg: Config) -> None:
 
 
 def table_path(cfg: Config, name: str) -> str:
-    if not _TABLE_NAME.fullmatch(name):  # fullmatch: "$" alone would let a trailing newline through
-        raise ValueError(f"table name {name!r} must match {_TABLE_NAME.pattern}")
-    path = validate_path(f"{cfg.outputs.root.rstrip('/')}/{name}", f"outputs.root/{name}")
-    # Delta's table builder reads a bare relative path as a table name: make local paths absolute.
-    return path if "://" in path else os.path.abspath(path)
+    """The Delta folder of table `name` under outputs.root (path mode; tables.table_ref resolves both modes)."""
+    return tables.table_ref(cfg.model_copy(update={"outputs": cfg.outputs.model_copy(update={"schema_": None})}),
+                            name).path
 
 
 def write_partition(df: DataFrame, cfg: Config, name: str, run_date: dt.date, comment: str = "",
-                    exact: bool = False, contract: Contract | None = None) -> tuple[int, int]:
-    """Atomically replace the run_date partition of table `name`; returns (Delta version, rows written).
-    Doubles are rounded to CANONICAL_DECIMALS unless `exact` (tables a later stage computes from).
+                    exact: bool = False, contract: Contract | None = None,
+                    scenario: str = BASE_SCENARIO) -> tuple[int, int]:
+    """Atomically replace the (run_date, scenario) partition of table `name`; returns (Delta version, rows
+    written). Doubles are rounded to CANONICAL_DECIMALS unless `exact` (tables a later stage computes from).
 
     The frame's columns must be those of the table's contract (a ValueError names the table and the column);
     `contract` replaces it, e.g. a test writing part of a table. replaceWhere makes a rerun of the same run_date
-    replace its rows (no duplicates) in one commit, leaving other run_dates untouched. Rows are hash-partitioned
-    by key so few files are written.
+    and scenario replace its rows (no duplicates) in one commit, leaving other run_dates and scenarios untouched.
+    Rows are hash-partitioned by key so few files are written.
     """
-    path = table_path(cfg, name)
+    ref = tables.table_ref(cfg, name)
     _check_contract(df, name, contract)
-    _create_if_absent(df, path, name, partitioned=True)
+    _create_if_absent(df, ref, name, partitioned=True, retention=cfg.maintenance)
     keys = [c for c in ("item_id", "region_id") if c in df.columns] or df.columns[:1]
-    out = (df if exact else canonical_precision(df)).withColumn("run_date", F.lit(run_date).cast("date")).repartition(
-        cfg.outputs.max_files_per_partition, *keys
-    )
+    out = (df if exact else canonical_precision(df)).drop(*PARTITION_COLUMNS).select(
+        "*", F.lit(run_date).cast("date").alias("run_date"), F.lit(scenario).alias("scenario"),
+    ).repartition(cfg.outputs.max_files_per_partition, *keys)
     writer = (
         out.write.format("delta")
         .mode("overwrite")
-        .option("replaceWhere", f"run_date = DATE'{run_date.isoformat()}'")
-        .partitionBy("run_date")
+        .option("replaceWhere", partition_predicate(run_date, scenario))
     )
     if comment:
         writer = writer.option("userMetadata", comment)
-    writer.save(path)
-    return last_commit(df.sparkSession, path)
+    _save_checked(writer, ref)
+    return last_commit(df.sparkSession, ref)
+
+
+def partition_predicate(run_date: dt.date, scenario: str = BASE_SCENARIO) -> str:
+    """The SQL predicate of one run's partition (the scenario name is checked where it enters: CLI and config)."""
+    check_identifier(scenario, "--scenario", table=True)
+    return f"run_date = DATE'{run_date.isoformat()}' AND scenario = '{scenario}'"
 
 
 def _check_contract(df: DataFrame, name: str, given: Contract | None) -> None:
@@ -177,8 +189,8 @@ def _check_contract(df: DataFrame, name: str, given: Contract | None) -> None:
     if given is not None and given.table != name:
         raise ValueError(f"table {name}: the contract given is {given.table}'s")
     c = given or contract_for(name, df.columns)  # a table without a contract raises here, naming it
-    # The writer sets run_date itself (the partition): a frame may carry it or not, whatever its contract lists.
-    check_columns(c.subset(n for n in c.names if n != "run_date"), df.columns, drop=["run_date"])
+    # The writer sets the partition columns itself: a frame may carry them or not, whatever its contract lists.
+    check_columns(c.subset(n for n in c.names if n not in PARTITION_COLUMNS), df.columns, drop=PARTITION_COLUMNS)
 
 
 # Doubles are stored rounded to this many decimals. numpy's SIMD kernels may differ in the last bit
@@ -196,58 +208,89 @@ def canonical_precision(df: DataFrame) -> DataFrame:
     )
 
 
-def _create_if_absent(df: DataFrame, path: str, name: str, partitioned: bool) -> None:
-    """First write of a table: create it with table and column comments (later writes keep them)."""
+def _save_checked(writer, ref: tables.TableRef) -> None:
+    """tables.save; a write that breaks a CHECK or NOT NULL constraint raises table_setup.ConstraintViolation
+    (table, constraint, expression, offending values) instead of Delta's wrapped error."""
+    try:
+        tables.save(writer, ref)
+    except Exception as exc:
+        violation = table_setup.explain_violation(ref.name, exc)
+        if violation is None:
+            raise
+        raise violation from exc
+
+
+def _create_if_absent(df: DataFrame, ref: tables.TableRef, name: str, partitioned: bool,
+                      partition_by: tuple[str, ...] = (), retention=None) -> None:
+    """First write of a table: create it with table and column comments (later writes keep them). partitioned:
+    the writer adds run_date and scenario as partition columns; else partition_by names columns of the frame."""
     spark = df.sparkSession
-    if DeltaTable.isDeltaTable(spark, path):
+    if tables.exists(spark, ref):
         return
-    comments = column_comments(name, [*df.columns, "run_date"])
-    # Every column is created nullable, whatever the contract declares: the tables have always been written so,
-    # and tightening a column would make Delta reject the next write of an older frame.
+    comments = column_comments(name, [*df.columns, *PARTITION_COLUMNS])
+    # Key columns are NOT NULL where the contract declares them so (table_setup.nullable); the others are
+    # nullable whatever the contract says, as the tables have always been written. Delta checks NOT NULL on the
+    # rows written, so a frame whose schema says nullable still writes (tests/test_constraints.py).
     fields = [
-        T.StructField(f.name, f.dataType, True, {"comment": comments[f.name]} if f.name in comments else {})
+        T.StructField(f.name, f.dataType, table_setup.nullable(name, f.name),
+                      {"comment": comments[f.name]} if f.name in comments else {})
         for f in df.schema.fields
-        if not (partitioned and f.name == "run_date")
+        if not (partitioned and f.name in PARTITION_COLUMNS)
     ]
-    builder = DeltaTable.createIfNotExists(spark).location(path).comment(table_comment(name))
+    builder = tables.builder_at(DeltaTable.createIfNotExists(spark), ref).comment(table_comment(name))
     builder = builder.addColumns(T.StructType(fields))
     if partitioned:
-        comment = comments["run_date"]
-        builder = builder.addColumn("run_date", "DATE", comment=comment).partitionedBy("run_date")
+        builder = (builder.addColumn("run_date", "DATE", comment=comments["run_date"])
+                   .addColumn("scenario", "STRING", comment=SCENARIO_COMMENT).partitionedBy(*PARTITION_COLUMNS))
+    elif partition_by:
+        builder = builder.partitionedBy(*partition_by)
+    # Retention, auto-compaction and the CHECK constraints, in the create commit (retention: config.maintenance).
+    for key, value in table_setup.creation_properties(name, df.columns, retention or MaintenanceConfig()).items():
+        builder = builder.property(key, value)
     builder.execute()
 
 
-def last_commit(spark: SparkSession, path: str) -> tuple[int, int]:
+def create_table(df: DataFrame, cfg: Config, name: str, partition_by: tuple[str, ...] = ()) -> tables.TableRef:
+    """Create table `name` (contract checked, comments set) unless it exists, for a writer with its own write
+    mode (the sales history and its state); returns its reference."""
+    ref = tables.table_ref(cfg, name)
+    check_columns(contract_for(name, df.columns), df.columns)
+    _create_if_absent(df, ref, name, partitioned=False, partition_by=partition_by, retention=cfg.maintenance)
+    return ref
+
+
+def last_commit(spark: SparkSession, ref: tables.TableRef) -> tuple[int, int]:
     """Version and rows written of the table's latest commit, from the Delta log (no data scan)."""
-    row = DeltaTable.forPath(spark, path).history(1).select("version", "operationMetrics").first()
+    row = tables.delta_table(spark, ref).history(1).select("version", "operationMetrics").first()
     return int(row["version"]), int((row["operationMetrics"] or {}).get("numOutputRows", 0))
 
 
 def read_table(spark: SparkSession, cfg: Config, name: str, run_date: dt.date | None = None,
-               version: int | None = None) -> DataFrame:
-    reader = spark.read.format("delta")
-    if version is not None:
-        reader = reader.option("versionAsOf", version)
-    df = reader.load(table_path(cfg, name))
+               version: int | None = None, scenario: str | None = None) -> DataFrame:
+    """Rows of table `name` (a run_date's, a scenario's when given), at a Delta version (latest when None)."""
+    df = tables.read(spark, tables.table_ref(cfg, name), version)
     if run_date is not None:
         df = df.where(F.col("run_date") == F.lit(run_date).cast("date"))
+    if scenario is not None:
+        df = df.where(F.col("scenario") == F.lit(scenario))
     return df
 
 
-def read_plan(spark: SparkSession, cfg: Config, name: str, run_date: dt.date) -> DataFrame:
-    """Like read_table for one run_date, but only when that run_date is complete in the runs manifest: raises
-    skuplan.complete_runs.IncompleteRun (run_date, failed run and stage, the fix) when a run failed or stopped
-    after rewriting some of its tables. The way for readers (report, notebook) to get a plan, never a mix."""
+def read_plan(spark: SparkSession, cfg: Config, name: str, run_date: dt.date,
+              scenario: str = BASE_SCENARIO) -> DataFrame:
+    """Like read_table for one run_date and scenario, but only when that run is complete in the runs manifest:
+    raises skuplan.complete_runs.IncompleteRun (run_date, failed run and stage, the fix) when a run failed or
+    stopped after rewriting some of its tables. The way for readers (report, notebook) to get a plan, never a mix."""
     # Imported here: complete_runs imports the pipeline, which imports this module.
     from skuplan import complete_runs
 
-    return complete_runs.read_plan(spark, cfg, name, run_date)
+    return complete_runs.read_plan(spark, cfg, name, run_date, scenario=scenario)
 
 
 def append_manifest(spark: SparkSession, cfg: Config, rows: list[dict], schema: T.StructType) -> None:
     """The runs manifest is an audit log: append-only, one row per stage per run."""
     records = [{**r, "table_versions": json.dumps(r.get("table_versions") or {}, sort_keys=True)} for r in rows]
     df = spark.createDataFrame(records, schema)
-    path = table_path(cfg, "runs")
-    _create_if_absent(df, path, "runs", partitioned=False)
-    df.coalesce(1).write.format("delta").mode("append").save(path)
+    ref = tables.table_ref(cfg, "runs")
+    _create_if_absent(df, ref, "runs", partitioned=False, retention=cfg.maintenance)
+    _save_checked(df.coalesce(1).write.format("delta").mode("append"), ref)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 
-from skuplan import io
+from skuplan import io, logs
 from skuplan.config import Config
 from skuplan.errors import root_cause, tag_stage
 from skuplan.resume import committed_inputs
@@ -48,7 +48,7 @@ STAGES = (
           writes=("quarantine", *validate.STAGED.values()), passes=("sales",), finish=validate.finish),
     Stage("prepare", prepare.run, reads=("sales", "staged_items"),
           writes=("data_flags", "series_stats", "series_arrays"), finish=prepare.finish),
-    Stage("forecast", forecast.run, reads=("series_arrays", "staged_events"),
+    Stage("forecast", forecast.run, reads=("series_arrays", "staged_events", "staged_plans"),
           writes=tuple(forecast.OUTPUTS.values()), finish=forecast.finish, progress=forecast.progress),
     Stage("policy", policy.run,
           reads=("forecasts", "forecast_status", "series_stats", "series_arrays", "staged_items", "staged_inventory"),
@@ -78,13 +78,16 @@ class RunSummary:
     table_rows: dict[str, int]
 
 
-def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date, from_stage: str | None = None) -> RunSummary:
-    """Run the stages for one run_date (from `from_stage` on, if given); idempotent: each output's run_date
-    partition is replaced."""
+def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date, from_stage: str | None = None,
+                 scenario: str = io.BASE_SCENARIO, full_refresh: bool = False) -> RunSummary:
+    """Run the stages for one run_date (from `from_stage` on, if given); idempotent: each output's (run_date,
+    scenario) partition is replaced. scenario: a what-if run's name (its tables' rows sit beside base's);
+    full_refresh: validate every sales row again and rebuild the sales history (skuplan.incremental)."""
     if from_stage is not None and from_stage not in STAGE_NAMES:
         raise UnknownStage(f"--from-stage {from_stage!r} is not a stage; use one of {', '.join(STAGE_NAMES)}")
     io.check_output_root(cfg)  # before validate: a root that is a file would fail only at the first commit
-    ctx = RunContext(spark, cfg, run_date)
+    ctx = RunContext(spark, cfg, run_date, scenario=scenario, full_refresh=full_refresh)
+    logs.enter_run(ctx.run_id)  # every log line of the run carries its id (skuplan.logs)
     first = STAGE_NAMES.index(from_stage) if from_stage else 0
     try:
         frames = committed_inputs(ctx, STAGES, first) if first else {}
@@ -110,6 +113,7 @@ def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date, from_stage
 
 
 def _run_stage(ctx: RunContext, stage: Stage, frames: dict[str, DataFrame]) -> dict[str, DataFrame]:
+    logs.enter_stage(ctx.spark, ctx.run_id, stage.name, ctx.run_date)  # log lines and Spark UI job labels
     start = time.perf_counter()
     rec = ctx.record = StageRecord(stage=stage.name)
     resumed, ctx.resumed_from = ctx.resumed_from, ""
@@ -146,7 +150,7 @@ def _write_manifest(ctx: RunContext) -> None:
             "run_id": ctx.run_id, "run_date": ctx.run_date, "config_hash": ctx.cfg.fingerprint(), "stage": r.stage,
             "rows_in": r.rows_in, "rows_out": r.rows_out, "rows_quarantined": r.rows_quarantined,
             "seconds": float(r.seconds), "status": r.status, "detail": r.detail.strip(),
-            "table_versions": r.table_versions, "finished_at": now,
+            "table_versions": r.table_versions, "finished_at": now, "scenario": ctx.scenario,
         }
         for r in ctx.records
     ]

@@ -25,6 +25,9 @@ EARLIEST_DATE = dt.date(1990, 1, 1)
 ITEM_QUARANTINED = "ITEM_QUARANTINED"
 # Above this many repeated keys the duplicate check joins them back with a shuffle instead of a broadcast.
 MAX_BROADCAST_REPEATED_KEYS = 2_000_000
+# A quarantined text field is kept up to this many characters, then a marker says how many were cut: a huge or
+# hostile value (a pasted file, a log dump) is never copied whole into the quarantine table, report or logs.
+PAYLOAD_FIELD_CHARS = 256
 
 
 class Validated(NamedTuple):
@@ -108,6 +111,20 @@ def _first_reason(rules: list[Rule]) -> tuple[Column, Column]:
     return code, reason
 
 
+def capped_text(col: Column, limit: int = PAYLOAD_FIELD_CHARS) -> Column:
+    """A string column cut to `limit` characters plus the marker `…[+N chars]`; shorter values and nulls unchanged."""
+    n = F.length(col)
+    cut = F.concat(F.substring(col, 1, limit), F.lit("…[+"), (n - F.lit(limit)).cast("string"), F.lit(" chars]"))
+    return F.when(n > limit, cut).otherwise(col)
+
+
+def _payload(df: DataFrame, columns: dict[str, str]) -> Column:
+    """JSON of a row's fields (name -> column of df), text fields capped (capped_text), nulls kept as null."""
+    types = dict(df.dtypes)
+    fields = [(capped_text(F.col(c)) if types[c] == "string" else F.col(c)).alias(n) for n, c in columns.items()]
+    return F.to_json(F.struct(*fields), {"ignoreNullFields": "false"})
+
+
 def _quarantine_rows(df: DataFrame, table: str, run_date: dt.date) -> DataFrame:
     return df.select(
         F.lit(table).alias("source"),
@@ -144,7 +161,7 @@ def validate_table(
 
     # Materialized once, narrow: typed columns and reasons, plus the raw payload of rejected rows only (a raw
     # copy of every column doubled the cached width, and caching is most of this stage's cost).
-    raw_payload = F.to_json(F.struct(*[F.col(f"_raw_{n}").alias(n) for n in names]), {"ignoreNullFields": "false"})
+    raw_payload = _payload(df, {n: f"_raw_{n}" for n in names})
     base = df.select(
         *names, "reason_code", "reason", F.when(F.col("reason_code").isNotNull(), raw_payload).alias("_payload")
     )
@@ -225,6 +242,17 @@ def _typed_from_raw(raw_df: DataFrame, table: str, cfg: QualityConfig) -> list[C
                         field.metadata if field else None)
         cols.append(_nan_as_null(F.expr(sql), table, name).alias(name))
     return cols
+
+
+def rows_after(raw_df: DataFrame, table: str, day: str, since: dt.date, cfg: QualityConfig) -> DataFrame:
+    """The raw rows whose `day` column, typed exactly as validate types it, is after `since`, plus those where it
+    does not parse (validate quarantines them): the rows an incremental night validates (skuplan.incremental)."""
+    field = raw_df.schema[day]
+    dtype = {n: t for n, t, _ in INPUT_COLUMNS[table]}[day]
+    typed = F.expr(_cast_sql(day, dtype, field.dataType, cfg.business_timezone, field.metadata))
+    raw = f"_raw_{day}"
+    return (raw_df.withColumn(raw, F.col(day)).where(typed.isNull() | (typed > F.lit(since)))
+            .drop(raw))
 
 
 def typed_input(raw_df: DataFrame, table: str, cfg: QualityConfig) -> DataFrame:
@@ -325,7 +353,7 @@ def _with_duplicate_reasons(base: DataFrame, table: str, names: list[str]) -> tu
         # a copy; the raw text was not kept for valid rows (see validate_table).
         F.coalesce(
             F.col("_payload"),
-            F.when(conflicting | exact, F.to_json(F.struct(*[F.col(n) for n in names]), {"ignoreNullFields": "false"})),
+            F.when(conflicting | exact, _payload(df, {n: n for n in names})),
         ).alias("_payload"),
     )
     return marked, repeated

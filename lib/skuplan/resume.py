@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from skuplan import io
+from skuplan import io, tables
 from skuplan.run_context import RunContext, RunFailed
 
 # Delta operations that can change a table's rows (OPTIMIZE, VACUUM and the like cannot).
@@ -58,12 +57,12 @@ def committed_inputs(ctx: RunContext, stages, first: int) -> dict[str, DataFrame
 
 
 def _latest_ok_records(ctx: RunContext, stage_names: list[str]) -> dict[str, dict]:
-    path = io.table_path(ctx.cfg, "runs")
-    if not DeltaTable.isDeltaTable(ctx.spark, path):
+    if not tables.exists(ctx.spark, tables.table_ref(ctx.cfg, "runs")):
         return {}
     rows = (
         io.read_table(ctx.spark, ctx.cfg, "runs")
-        .where((F.col("run_date") == F.lit(ctx.run_date)) & (F.col("status") == "ok") & F.col("stage").isin(stage_names))
+        .where((F.col("run_date") == F.lit(ctx.run_date)) & (F.col("status") == "ok") & F.col("stage").isin(stage_names)
+               & (scenario_of_run() == ctx.scenario))
         .orderBy(F.col("finished_at").desc(), F.col("run_id").desc())
         .collect()
     )
@@ -75,7 +74,7 @@ def _latest_ok_records(ctx: RunContext, stage_names: list[str]) -> dict[str, dic
 
 def _check_unchanged(ctx: RunContext, name: str, version: int, run_id: str) -> None:
     """Raise if a commit after `version` may have changed this run_date's rows of table `name`."""
-    row = later_rewrite(ctx.spark, io.table_path(ctx.cfg, name), version, ctx.run_date)
+    row = later_rewrite(ctx.spark, tables.table_ref(ctx.cfg, name), version, ctx.run_date, ctx.scenario)
     if row is not None:
         raise RunFailed(
             f"cannot resume: table {name} differs from what run {run_id} committed (version {version}); "
@@ -83,14 +82,30 @@ def _check_unchanged(ctx: RunContext, name: str, version: int, run_id: str) -> N
         )
 
 
-def later_rewrite(spark: SparkSession, path: str, version: int, run_date: dt.date) -> Row | None:
-    """The first commit after `version` that may have changed the run_date partition of the Delta table at `path`
-    (None if none did). Shared with skuplan.complete_runs: a reader must not take such rows for the recorded run."""
-    history = DeltaTable.forPath(spark, path).history()
+def scenario_of_run():
+    """The runs manifest's scenario column; rows written before scenarios existed (null) were base runs."""
+    return F.coalesce(F.col("scenario"), F.lit(io.BASE_SCENARIO))
+
+
+def later_rewrite(spark: SparkSession, ref: tables.TableRef, version: int, run_date: dt.date,
+                  scenario: str = io.BASE_SCENARIO) -> Row | None:
+    """The first commit after `version` that may have changed the (run_date, scenario) partition of the Delta
+    table `ref` (None if none did). Shared with skuplan.complete_runs: a reader must not take such rows for the
+    recorded run. A commit whose predicate names the day but another scenario left this one alone."""
+    history = tables.delta_table(spark, ref).history()
     later = history.where(F.col("version") > version).select("version", "operation", "operationParameters").collect()
     day = run_date.isoformat()
     for row in sorted(later, key=lambda r: r["version"]):
         predicate = (row["operationParameters"] or {}).get("predicate")
-        if row["operation"] in _CONTENT_OPERATIONS and (predicate is None or day in predicate):
+        if row["operation"] in _CONTENT_OPERATIONS and _may_touch(predicate, day, scenario):
             return row
     return None
+
+
+def _may_touch(predicate: str | None, day: str, scenario: str) -> bool:
+    if predicate is None:
+        return True
+    if day not in predicate:
+        return False
+    # Predicates written by io.partition_predicate name the scenario; one without it may have touched any.
+    return "scenario" not in predicate or f"'{scenario}'" in predicate

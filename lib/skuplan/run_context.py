@@ -38,8 +38,12 @@ class StageRecord:
 
 
 class RunContext:
-    def __init__(self, spark: SparkSession, cfg: Config, run_date: dt.date):
+    def __init__(self, spark: SparkSession, cfg: Config, run_date: dt.date, scenario: str = io.BASE_SCENARIO,
+                 full_refresh: bool = False):
         self.spark, self.cfg, self.run_date = spark, cfg, run_date
+        # The run's partition of every table is (run_date, scenario); full_refresh: validate every sales row
+        # again and rebuild the sales history (skuplan.incremental).
+        self.scenario, self.full_refresh = scenario, full_refresh
         self.cutoff = run_date - dt.timedelta(days=1)
         self.run_id = f"{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
         self.records: list[StageRecord] = []
@@ -65,15 +69,16 @@ class RunContext:
         exact: keep doubles as computed (staged inputs of later stages); outputs are rounded to a canonical
         precision (io.canonical_precision)."""
         start = time.perf_counter()
-        version, rows = io.write_partition(df, self.cfg, name, self.run_date, exact=exact)
+        version, rows = io.write_partition(df, self.cfg, name, self.run_date, exact=exact, scenario=self.scenario)
         log.info("  wrote %-18s %10d rows in %6.1fs", name, rows, time.perf_counter() - start)
         rec.table_versions[name] = version
         self.table_rows[name] = rows
         return self.read(name, version)
 
     def read(self, name: str, version: int | None = None) -> DataFrame:
-        """This run_date's rows of a committed table, at a Delta version (latest when None)."""
-        return io.read_table(self.spark, self.cfg, name, self.run_date, version=version).drop("run_date")
+        """This run's rows (run_date, scenario) of a committed table, at a Delta version (latest when None)."""
+        return (io.read_table(self.spark, self.cfg, name, self.run_date, version=version, scenario=self.scenario)
+                .drop(*io.PARTITION_COLUMNS))
 
     def keep(self, df: DataFrame) -> DataFrame:
         """Persist df until the stage after prepare starts (see unpersist) or the run ends."""

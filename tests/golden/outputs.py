@@ -320,13 +320,30 @@ def compare_rows(table: str, columns: Sequence[str], types: Sequence[str], got: 
 
 
 def compare_table(spark, table: str, out_root: Path, want_schema: list[list],
-                  want_rows: tuple[list[str], list[list[str]]] | None, run_date: dt.date = RUN_DATE) -> str | None:
-    """Schema, then (unless schema-only) row count and values of one table against the expected ones."""
+                  want_rows: tuple[list[str], list[list[str]]] | None, run_date: dt.date = RUN_DATE,
+                  added_columns: dict[str, str] | None = None) -> str | None:
+    """Schema, then (unless schema-only) row count and values of one table against the expected ones.
+    added_columns: columns added after the golden files were made, each with the one value (as canonical text)
+    every row of the run must hold in it; checked, then left out of the comparison."""
+    added = {k: v for k, v in (added_columns or {}).items()
+             if k not in {name for name, _, _ in want_schema}}
     got_schema = table_schema(spark, out_root, table)
+    present = {name for name, _, _ in got_schema}
+    missing = sorted(set(added) - present)
+    if missing:
+        return f"table {table}: added column(s) {missing} absent"
+    got_schema = [f for f in got_schema if f[0] not in added]
     problem = compare_schema(table, got_schema, want_schema)
     if problem or want_rows is None:
         return problem
     columns, got_rows = table_rows(spark, out_root, table, run_date)
+    for name, value in added.items():
+        at = columns.index(name)
+        wrong = sorted({r[at] for r in got_rows} - {value})
+        if wrong:
+            return f"table {table}: added column {name} holds {wrong}, expected only {value!r}"
+    keep = [i for i, c in enumerate(columns) if c not in added]
+    columns, got_rows = [columns[i] for i in keep], [[r[i] for i in keep] for r in got_rows]
     want_columns, want = want_rows
     if columns != want_columns:  # cannot happen when the schemas matched, but the CSV header is checked too
         return f"table {table}: columns {columns}, expected {want_columns}"

@@ -82,7 +82,8 @@ def select(abs_error: np.ndarray, names: list[str]) -> np.ndarray:
     """Index of the best model per series by total backtest absolute error (== WAPE: same actuals for all
     candidates of a series); ties within 1e-9 relative go to the simpler model. abs_error: (models, n), NaN =
     not scored. Series with no scores get -1."""
-    cx = np.array([REGISTRY[m].complexity for m in names], dtype=float)
+    # Models outside the registry (the "combo" built from the others) rank after every registry model.
+    cx = np.array([REGISTRY[m].complexity if m in REGISTRY else len(REGISTRY) for m in names], dtype=float)
     err = np.where(np.isfinite(abs_error), abs_error, np.inf)
     best = err.min(0)
     tied = err <= best * (1 + 1e-9) + 1e-12

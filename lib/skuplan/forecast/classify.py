@@ -14,8 +14,13 @@ CV2_CUT = 0.49
 
 
 def adi_cv2(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of y (t, n), NaN = missing: ADI = observed days / demand days; CV^2 of non-zero demands."""
-    obs = np.isfinite(y)
+    """Per column of y (t, n), NaN = missing: ADI = observed days / demand days; CV^2 of non-zero demands.
+
+    Days before a series' first sale do not count: an export that pads a new item with zeros from a common
+    start date would otherwise make every new item look intermittent."""
+    sold = np.isfinite(y) & (y > 0)
+    before_first_sale = np.cumsum(sold, axis=0) == 0
+    obs = np.isfinite(y) & ~before_first_sale
     pos = obs & (y > 0)
     n_obs, n_pos = obs.sum(0), pos.sum(0)
     with np.errstate(divide="ignore", invalid="ignore"):

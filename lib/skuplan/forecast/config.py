@@ -10,10 +10,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from skuplan.forecast.global_config import GlobalGBMConfig, LSTMConfig
+
 ModelName = Literal[
     "auto",
     "seasonal_naive",
     "moving_average",
+    "ses",
     "ets",
     "arima",
     "croston",
@@ -22,11 +25,14 @@ ModelName = Literal[
     "regression",
     "ensemble",
     "prophet",
+    "global_gbm",
+    "lstm",
 ]
 # Every concrete model "auto" may try (all names above except "auto").
 MODEL_NAMES: tuple[str, ...] = (
     "seasonal_naive",
     "moving_average",
+    "ses",
     "croston",
     "sba",
     "tsb",
@@ -35,9 +41,19 @@ MODEL_NAMES: tuple[str, ...] = (
     "ets",
     "arima",
     "prophet",
+    "global_gbm",  # one LightGBM per partition of series (forecast/global_gbm.py)
+    "lstm",  # one small LSTM per partition, the `deep` extra (forecast/lstm.py)
 )
 # Models an ensemble may average: the fast, vectorized ones.
-ENSEMBLE_MEMBERS: tuple[str, ...] = MODEL_NAMES[:6]
+ENSEMBLE_MEMBERS: tuple[str, ...] = (
+    "seasonal_naive",
+    "moving_average",
+    "ses",
+    "croston",
+    "sba",
+    "tsb",
+    "regression",
+)
 DEMAND_CLASSES: tuple[str, ...] = ("smooth", "erratic", "intermittent", "lumpy")
 
 
@@ -46,11 +62,16 @@ class _Strict(BaseModel):
 
 
 class BacktestConfig(_Strict):
-    """Rolling-origin backtest: ``folds`` cut-offs, ``step_days`` apart, each scored on ``horizon_days``."""
+    """Rolling-origin backtest: ``folds`` cut-offs, ``step_days`` apart, each scored on ``horizon_days``.
 
-    folds: int = Field(3, ge=1, description="number of rolling-origin folds, >= 1")
-    horizon_days: int = Field(28, ge=1, description="days scored after each fold cut-off, >= 1")
-    step_days: int = Field(28, ge=1, description="days between consecutive fold cut-offs, >= 1")
+    horizon_days None (the default) = the forecast's own horizon: a model is chosen and its intervals are
+    calibrated on the lead times it will be used for (a 28-day score says little about day 90). step_days
+    None = the backtest horizon: folds do not overlap, so the interval calibration (fitted on the last fold
+    with offsets from the earlier ones) never sees the days it is checked on."""
+
+    folds: int = Field(4, ge=1, description="number of rolling-origin folds, >= 1")
+    horizon_days: int | None = Field(None, ge=1, description="days scored after each fold cut-off, >= 1")
+    step_days: int | None = Field(None, ge=1, description="days between consecutive fold cut-offs, >= 1")
 
 
 class ForecastConfig(_Strict):
@@ -65,10 +86,11 @@ class ForecastConfig(_Strict):
     # Per-demand-class candidates for "auto", in order of preference (first = default when a series is too
     # short to backtest). Only vectorized models by default, so "auto" stays well under 1 ms per series.
     class_candidates: dict[str, list[str]] = {
-        "smooth": ["regression", "seasonal_naive", "moving_average"],
-        "erratic": ["regression", "moving_average", "seasonal_naive"],
-        "intermittent": ["sba", "tsb", "croston", "regression", "moving_average"],
-        "lumpy": ["sba", "tsb", "moving_average", "regression"],
+        "smooth": ["regression", "seasonal_naive", "moving_average", "ses"],
+        "erratic": ["regression", "moving_average", "seasonal_naive", "ses"],
+        # global_gbm where per-series models are weakest (issue 16; docs/decisions.md "Global models ...").
+        "intermittent": ["sba", "tsb", "croston", "regression", "moving_average", "ses", "global_gbm"],
+        "lumpy": ["sba", "tsb", "moving_average", "regression", "ses", "global_gbm"],
     }
     backtest: BacktestConfig = BacktestConfig()
     # How "auto" picks among the backtested candidates (see backtest.select_shrunk): "class_shrunk" = the demand
@@ -76,6 +98,9 @@ class ForecastConfig(_Strict):
     # "per_series" = each series' lowest backtest error (noisy: 3 folds x 28 days of one series).
     selection: Literal["class_shrunk", "per_series"] = "class_shrunk"
     selection_margin: float = Field(0.1, ge=0, lt=1)
+    # "combo": a candidate built from the others, the mean of a series' `combine_top` best backtested models
+    # weighted by 1 / backtest error (scoring.combine); 0 or 1 = off.
+    combine_top: int = Field(3, ge=0, le=10)
     # ETS/ARIMA/Prophet are 10^3-10^5 times slower than the vectorized models: backtesting them is opt-in.
     # Without a backtest they still give native quantiles, but no metrics rows, and as "auto" candidates they
     # are chosen only for series on which no candidate could be scored.
@@ -105,6 +130,10 @@ class ForecastConfig(_Strict):
     # series_per_bucket x this, however long one series' history is. Three years keep two full yearly cycles
     # for the regression's Fourier terms with room to spare.
     max_history_days: int = Field(1095, ge=28)
+
+    # Global models, one per partition of series (issue 16): forecast/global_gbm.py, forecast/lstm.py.
+    global_gbm: GlobalGBMConfig = GlobalGBMConfig()
+    lstm: LSTMConfig = LSTMConfig()
 
     # Slow models.
     slow_model_max_history_days: int = Field(730, ge=28)  # ETS/ARIMA/Prophet see at most this much history
@@ -155,6 +184,16 @@ class ForecastConfig(_Strict):
         for cls_name, names in v.items():
             _check_names(f"class_candidates[{cls_name!r}]", names)
         return v
+
+    @property
+    def backtest_horizon(self) -> int:
+        """Days scored after each backtest cut-off: the configured horizon unless backtest.horizon_days is set."""
+        return self.backtest.horizon_days or self.horizon_days
+
+    @property
+    def backtest_step(self) -> int:
+        """Days between backtest cut-offs: backtest.step_days, else the backtest horizon (no overlap)."""
+        return self.backtest.step_days or self.backtest_horizon
 
     def candidates_for(self, demand_class: str) -> list[str]:
         """Models tried for one series: the explicit model, else the flat override, else the class default."""

@@ -25,7 +25,7 @@ from skuplan.forecast.frames import output_columns
 from skuplan.forecast.models import REGISTRY, build
 from skuplan.forecast.panel import build_panel
 from skuplan.forecast.quantiles import finalize
-from skuplan.forecast.scoring import Ctx, context, fallback_quantiles, score, select
+from skuplan.forecast.scoring import COMBO, Ctx, combine, context, fallback_quantiles, score, select
 from skuplan.series.batch import SeriesBatch
 
 __all__ = ["ForecastResult", "forecast_batch", "output_columns", "quantile_column"]
@@ -53,7 +53,7 @@ def forecast_batch(
     planned for the horizon. A malformed frame raises where it is built (SeriesBatch.from_long).
     """
     levels = np.asarray(cfg.quantiles, dtype=float)
-    H, S = cfg.horizon_days, cfg.backtest.horizon_days
+    H, S = cfg.horizon_days, cfg.backtest_horizon
     with _blas_threads(cfg.blas_threads):
         panel = build_panel(batch, H, future, events)
         scr = fb.screen(panel, cfg)  # from here on, bad and stocked-out days are NaN in panel.y
@@ -63,6 +63,8 @@ def forecast_batch(
         runs = {}  # model name -> its forecasts, backtest residuals and quantiles (scoring.Run)
         for name, cols in zip(names, map(np.flatnonzero, member), strict=True):  # cols: its candidate series
             model = build(name, cfg)  # base.BatchModel: fit_predict fits + forecasts a view's series
+            if REGISTRY[name].cold_start(cfg):  # a global model may forecast the cold starts too (issue 16)
+                cols = np.union1d(cols, np.flatnonzero(scr.kind == "cold"))
             final = model.fit_predict(panel.view(panel.n_hist, H, cols), levels)
             folds = None  # fold -> (its series, their forecast); None: not backtested (a slow model)
             if cfg.backtest_slow_models or not REGISTRY[name].slow:
@@ -72,6 +74,10 @@ def forecast_batch(
                     if len(sel):
                         folds[k] = (sel, model.fit_predict(panel.view(end, S, sel), levels))
             runs[name] = score(ctx, name, cols, final, folds, model.native_quantiles)
+        combo = combine(ctx, names, runs, member)  # the weighted combination competes as one more candidate
+        if combo is not None:
+            runs[COMBO] = combo[0]
+            names, member = [*names, COMBO], np.vstack([member, combo[1]])
         choice, messages = select(names, runs, member, cand, panel.n_series, ctx)
         return _assemble(ctx, scr, names, member, runs, choice, messages)
 
@@ -108,13 +114,13 @@ def _assemble(ctx: Ctx, scr: fb.Screen, names, member, runs, choice, messages) -
     """The chosen models' forecasts, the fallbacks (series no model could forecast, poison and cold-start
     series, zero ones), their quantiles, and the three frames."""
     panel, cfg, levels = ctx.panel, ctx.cfg, ctx.levels
-    H, B, N = cfg.horizon_days, cfg.backtest, panel.n_series
+    H, B, N, S = cfg.horizon_days, cfg.backtest, panel.n_series, cfg.backtest_horizon
     yhat = np.zeros((H, N))
     q = np.zeros((H, N, len(levels)))
     model = np.full(N, "", dtype=object)
     status = np.where(np.isin(scr.kind, ["nodata", "bad"]), "failed", "fallback").astype(object)
     message = scr.message.copy()
-    R_sel = np.full((B.folds, B.horizon_days, N), np.nan)
+    R_sel = np.full((B.folds, S, N), np.nan)
     for k, m in enumerate(names):
         idx = np.flatnonzero(choice == k)
         if len(idx) == 0:
@@ -132,6 +138,11 @@ def _assemble(ctx: Ctx, scr: fb.Screen, names, member, runs, choice, messages) -
     yhat[:, naive], model[naive] = fb.naive_fallback(panel, naive, H, cfg.season_length), "seasonal_naive"
     cold = np.flatnonzero(scr.kind == "cold")
     yhat[:, cold], model[cold] = fb.cold_start(panel, cold, np.flatnonzero(choice >= 0), H), "mean"
+    global_models = [m for m in names if m in REGISTRY and REGISTRY[m].cold_start(cfg)]
+    for m in global_models:  # a global model's forecast where it gave one
+        got = runs[m].yhat[:, cold]
+        use = np.isfinite(got).all(0) & (model[cold] == "mean")
+        yhat[:, cold[use]], model[cold[use]] = got[:, use], m
     zero = np.isin(scr.kind, ["zero", "nodata"])
     model[zero] = "zero"
     fall = np.concatenate([naive, cold])

@@ -96,7 +96,10 @@ class TailCalibration:
     center), center = the 0.5 offset, and lam_q is chosen so that, on the LAST backtest fold with offsets from
     the earlier folds only (forward in time, as in production), the share of actuals below q (above q for
     q > 0.5) equals q (1 - q), pooled over the series of a demand class (the whole batch when the class has
-    < MIN_POINTS points). Count data: when >= q of a series' recent days are zero, its q-quantile is 0.
+    < MIN_POINTS points: the small classes pooled). The band is one promise, q_hi - q_lo coverage: where the
+    lower bound misses less than its share (floored at zero, it cannot miss), the shortfall is given to the
+    upper tail (at most doubling its miss share), so intermittent classes are not over-covered.
+    Count data: when >= q of a series' recent days are zero, its q-quantile is 0.
     """
 
     MIN_POINTS = 200
@@ -127,7 +130,10 @@ class TailCalibration:
         center = fold_yhat[-1] + off[..., self.j50]
         y = A[-1]
         ok = np.isfinite(R[-1]) & np.isfinite(center)  # R is NaN for series whose final fit failed
-        for j, lv in enumerate(self.levels):
+        lower_miss: dict[float, dict] = {}  # level -> group -> share of points below the fitted lower bound
+        order = np.argsort(np.abs(self.levels - 0.5) * 10 + (self.levels > 0.5))  # each lower before its pair
+        for j in order:
+            lv = self.levels[j]
             if lv == 0.5:
                 continue
             d = off[..., self.idx[j]] - off[..., self.j50]
@@ -137,13 +143,34 @@ class TailCalibration:
             r = np.where(d == 0, np.where(miss_anyway, np.inf, -np.inf), r)
             if lv < 0.5:
                 r = np.where(p0_last[None, :] >= lv, -np.inf, r)  # zero-floored: can never miss below
-            target = 1 - lv if lv < 0.5 else lv
-            glob = self._quantile(r[ok], target)
-            for g in np.unique(groups):
-                cols = groups == g
+            pair = lower_miss.get(round(1.0 - lv, 9)) if lv > 0.5 else None
+            for g, cols in self._groups(groups, ok):
                 pts = r[:, cols][ok[:, cols]]
-                self.lam[cols, j] = self._quantile(pts, target) if pts.size >= self.MIN_POINTS else glob
+                target = 1 - lv if lv < 0.5 else lv
+                if pair is not None:
+                    # The interval [q_lo, q_hi] promises q_hi - q_lo: lower misses short of their share (a
+                    # bound floored at zero cannot miss) move to the upper tail, at most doubling it.
+                    target = float(np.clip(lv - (1.0 - lv - pair[g]), 2 * lv - 1, lv))
+                lam = self._quantile(pts, target)
+                self.lam[cols, j] = lam
+                if lv < 0.5:
+                    lower_miss.setdefault(round(lv, 9), {})[g] = float((pts > lam).mean()) if pts.size else lv
         return self
+
+    def _groups(self, groups, ok):
+        """(group, column mask) pairs: each group with >= MIN_POINTS calibration points on its own, the rest
+        pooled under the key None."""
+        small = np.zeros(len(groups), dtype=bool)
+        out = []
+        for g in np.unique(groups):
+            cols = groups == g
+            if ok[:, cols].sum() >= self.MIN_POINTS:
+                out.append((g, cols))
+            else:
+                small |= cols
+        if small.any():
+            out.append((None, small))
+        return out
 
     def _quantile(self, r: np.ndarray, target: float) -> float:
         if r.size < self.MIN_POINTS // 2:

@@ -156,7 +156,14 @@ class Regression(Model):
         w = M[r]
         with np.errstate(over="ignore"):
             smear = np.where(w, np.exp(np.clip(Yt[r] - mu(r), -50, 50)), 0.0).sum(0) / np.maximum(w.sum(0), 1)
-            yhat = np.exp(np.minimum(mu_f, np.log1p(cap))) * smear - 1.0
+
+            def level(m):
+                return np.exp(np.minimum(m, np.log1p(cap))) * smear - 1.0
+
+            # A fractional future promo is a probability (panel: the expected value when no plan is given):
+            # E[y] = p * y(promo) + (1 - p) * y(no promo), not y at promo = p (the log link is convex).
+            p, c = Zs[0][T : T + view.h], C[:, 0]
+            yhat = p * level(mu_f + (1 - p) * c) + (1 - p) * level(mu_f - p * c)
         return {"yhat": np.clip(yhat, 0.0, cap)}
 
     def fit(self, y, X: pd.DataFrame | None = None) -> Regression:

@@ -36,13 +36,13 @@ class Ctx(NamedTuple):
 
 
 def context(panel, cfg, levels, dclass) -> Ctx:
-    B = cfg.backtest
-    A = bt.actuals(panel, B.folds, B.horizon_days, B.step_days)
+    B, S = cfg.backtest, cfg.backtest_horizon
+    A = bt.actuals(panel, B.folds, S, cfg.backtest_step)
     mae_all, _ = bt.naive_scale(panel.y, cfg.season_length)
     level = _nanmean0(panel.y)
     # Residual scale for conformal pooling: the MASE denominator, floored for flat series.
     scale = np.maximum(np.nan_to_num(mae_all, nan=0.0), np.maximum(0.1 * level, 1e-3))
-    ends = bt.fold_ends(panel.n_hist, B.folds, B.horizon_days, B.step_days)
+    ends = bt.fold_ends(panel.n_hist, B.folds, S, cfg.backtest_step)
     p0_folds = np.stack([zero_fraction(panel.y[: max(e, 0)]) for e in ends])
     e = np.array(ends)[:, None]
     eligible = (e > 0) & ((e - panel.start[None, :]) >= cfg.min_history_days)
@@ -77,18 +77,18 @@ def score(ctx: Ctx, m: str, cols, final: Forecast, folds: dict | None, native: b
     """Run of model `m` on the series `cols`: `final` is its forecast from the cutoff, `folds` maps a fold to
     (its series, their forecast), None when the model was not backtested."""
     panel, cfg, levels, A = ctx.panel, ctx.cfg, ctx.levels, ctx.A
-    N, H, B = panel.n_series, cfg.horizon_days, cfg.backtest
+    N, H, B, S = panel.n_series, cfg.horizon_days, cfg.backtest, cfg.backtest_horizon
     yhat, q = _spread(final, cols, (H, N), levels, native)
     q = np.full((H, N, len(levels)), np.nan) if q is None else q
     errors = {int(i): f"{m}: {e}" for i, e in zip(cols, final.errors, strict=True) if e}
     if folds is None:
-        nan = np.full((B.folds, B.horizon_days, N), np.nan)
+        nan = np.full((B.folds, S, N), np.nan)
         return Run(yhat, q, nan, nan, None, np.full(N, np.nan), errors, nan[:, 0])
-    fold_yhat = np.full((B.folds, B.horizon_days, N), np.nan)
-    fold_q = np.full((B.folds, B.horizon_days, N, len(levels)), np.nan) if native else None
+    fold_yhat = np.full((B.folds, S, N), np.nan)
+    fold_q = np.full((B.folds, S, N, len(levels)), np.nan) if native else None
     fold_errors: dict[int, str] = {}  # the last fold's message wins; the final fit's wins over all
     for k, (sel, fc) in folds.items():
-        fold_yhat[k], qk = _spread(fc, sel, (B.horizon_days, N), levels, native)
+        fold_yhat[k], qk = _spread(fc, sel, (S, N), levels, native)
         if native:
             fold_q[k] = qk
         fold_errors.update({int(i): e for i, e in zip(sel, fc.errors, strict=True) if e})
@@ -110,15 +110,60 @@ def score(ctx: Ctx, m: str, cols, final: Forecast, folds: dict | None, native: b
     return Run(yhat, q, R, fold_yhat, fold_q, run_score, errors, fold_err)
 
 
+COMBO = "combo"
+
+
+def combine(ctx: Ctx, names, runs, member):
+    """The "combo" candidate: per series, the mean of its `combine_top` best backtested candidates weighted by
+    1 / backtest absolute error. Fold k's combination takes its weights from the other folds only, so its
+    backtest score is honest. Returns (Run, member row (N,)) or None when no series has two scored models."""
+    top = ctx.cfg.combine_top
+    scored = [m for m in names if np.isfinite(runs[m].score).any()]
+    if top < 2 or len(scored) < 2:
+        return None
+    Y = np.stack([runs[m].yhat for m in scored])  # (M, H, N)
+    FY = np.stack([runs[m].fold_yhat for m in scored])  # (M, folds, S, N)
+    ok = np.stack([member[names.index(m)] & np.isfinite(runs[m].yhat).all(0) for m in scored])
+    E = np.stack([runs[m].fold_err for m in scored])  # (M, folds, N); NaN not scored, inf failed
+
+    def weights(err):  # err (M, N) total error -> (M, N) weights of the top models, 0 elsewhere
+        e = np.where(ok & np.isfinite(err), err, np.inf)
+        rank = np.argsort(np.argsort(e, axis=0, kind="stable"), axis=0, kind="stable")
+        w = np.where((rank < top) & np.isfinite(e), 1.0 / np.maximum(e, 1e-9), 0.0)
+        return w / np.maximum(w.sum(0), 1e-300)
+
+    def total(Ek):
+        return np.where(np.isnan(Ek).all(1), np.nan, np.nansum(Ek, axis=1))
+
+    w_all = weights(total(E))
+    cols = np.flatnonzero((w_all > 0).sum(0) >= 2)
+    if len(cols) == 0:
+        return None
+    final = Forecast(
+        {"yhat": np.einsum("mhn,mn->hn", np.nan_to_num(Y[..., cols]), w_all[:, cols])}, [None] * len(cols)
+    )
+    folds = {}
+    for k in range(FY.shape[1]):
+        sel = cols[ctx.eligible[k, cols]]
+        if len(sel) == 0:
+            continue
+        wk = weights(total(np.delete(E, k, axis=1)) if E.shape[1] > 1 else total(E))[:, sel]
+        fk = np.einsum("mhn,mn->hn", np.nan_to_num(FY[:, k][..., sel]), wk)
+        folds[k] = (sel, Forecast({"yhat": np.where(wk.sum(0) > 0, fk, np.nan)}, [None] * len(sel)))
+    row = np.zeros(ctx.panel.n_series, dtype=bool)
+    row[cols] = True
+    return score(ctx, COMBO, cols, final, folds, native=False), row
+
+
 def _conformal(ctx: Ctx, yhat, R, fold_yhat) -> tuple[np.ndarray, np.ndarray]:
     """Tail-calibrated conformal quantiles of the final forecast and (leave-one-fold-out) of each fold's."""
-    B = ctx.cfg.backtest
+    B, S = ctx.cfg.backtest, ctx.cfg.backtest_horizon
     cal = TailCalibration(ctx.levels, ctx.cfg.conformal_min_residuals)
     cal.fit(R, fold_yhat, ctx.A, ctx.scale, ctx.dclass, ctx.p0_folds[-1])
     q = cal.quantiles(yhat, cal.offsets(R, ctx.scale, ctx.cfg.horizon_days), ctx.p0)
     fold_q = np.stack(
         [
-            cal.quantiles(fold_yhat[k], cal.offsets(R, ctx.scale, B.horizon_days, k), ctx.p0_folds[k])
+            cal.quantiles(fold_yhat[k], cal.offsets(R, ctx.scale, S, k), ctx.p0_folds[k])
             for k in range(B.folds)
         ]
     )

@@ -58,8 +58,17 @@ def _to_days(dates: pd.Series) -> np.ndarray:
     return dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64).astype(np.int32)
 
 
-def forecast_bucket(cfg: ForecastConfig, cutoff: dt.date, events: pd.DataFrame | None, wide: T.StructType):
-    """The UDF: a bucket of series rows -> its stacked forecasts, status and metrics."""
+def forecast_bucket(
+    cfg: ForecastConfig,
+    cutoff: dt.date,
+    events: pd.DataFrame | None,
+    wide: T.StructType,
+    future: pd.DataFrame | None = None,
+):
+    """The UDF: a bucket of series rows -> its stacked forecasts, status and metrics.
+
+    future: planned promo / price of the horizon (forecast_batch's `future`), shipped to every task; each
+    bucket keeps the rows of its own series (forecast_batch joins on the keys)."""
     names = wide.fieldNames()
     arrow_schema = to_arrow_schema(wide)
     cutoff_day = epoch_day(cutoff)
@@ -67,7 +76,7 @@ def forecast_bucket(cfg: ForecastConfig, cutoff: dt.date, events: pd.DataFrame |
     def run(table: pa.Table) -> pa.Table:
         maybe_fail_once("forecast", table.column("bucket")[0].as_py() if table.num_rows else "empty")
         batch = SeriesBatch.from_arrow(table, cutoff_day, cfg.max_history_days)
-        result = forecast_batch(batch, cfg, events=events)
+        result = forecast_batch(batch, cfg, events=events, future=future)
         parts = []
         for kind, frame in zip(KINDS, result, strict=True):
             extra = {"_kind": kind}

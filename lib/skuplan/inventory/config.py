@@ -130,6 +130,11 @@ class InventoryConfig(_Strict):
     # Reorder-point policies reviewed every r days see the position fall *below* s by an undershoot;
     # "renewal" adds its mean and variance (renewal theory) to the lead-time demand, "none" = textbook.
     undershoot: Literal["renewal", "none"] = "renewal"
+    # How the levels are computed. "discrete": exact integer levels from the distributions of lead-time demand
+    # and undershoot (skuplan.inventory.levels), phased on the daily forecast; "normal": the textbook normal
+    # approximation on one mean daily demand (with `undershoot` and the empirical methods below), kept as the
+    # baseline the policy bench compares against.
+    level_model: Literal["discrete", "normal"] = "discrete"
     # Intermittent/lumpy series: empirical lead-time demand instead of the normal approximation.
     empirical_classes: list[str] = ["intermittent", "lumpy"]
     empirical_method: Literal["bootstrap", "negbin", "normal"] = "bootstrap"
@@ -141,9 +146,10 @@ class InventoryConfig(_Strict):
     bootstrap_rescale: bool = True
     z_max: float = Field(5.0, gt=0, le=10, description="safety factor cap for near-1 service levels")
     # Lowest safety factor. 0 clamps safety stock at 0: with a large lot a low fill-rate target is met
-    # with z < 0 and the policy then over-delivers. A negative floor lets s drop below d * L instead
-    # (valid fill-rate math, but it plans a stockout at the end of most cycles).
-    z_min: float = Field(0.0, ge=-10, le=0)
+    # with z < 0 and the policy then over-delivers (money in stock, issue 14). The default -10 is no floor
+    # in practice: s drops below the mean lead-time demand where the fill-rate target allows it (it plans a
+    # stockout at the end of most cycles, and delivers the fill rate asked for).
+    z_min: float = Field(-10.0, ge=-10, le=0)
     default_service_level: float = Field(0.95, gt=0, lt=1)
     default_service_type: Literal["csl", "fill_rate"] = "csl"
     abc_cutoffs: tuple[float, float] = (0.8, 0.95)

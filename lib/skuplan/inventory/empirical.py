@@ -45,10 +45,14 @@ def uniforms(keys: np.ndarray, stream: int, shape: tuple[int, ...], offset: int 
     return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
 
 
-def draw_lead_times(lead_time, lead_time_std, u_norm, u_round) -> np.ndarray:
-    """Integer lead times >= 1 from N(L, sL): stochastic rounding keeps the mean at L for fractional L."""
+def draw_lead_times(lead_time, lead_time_std, u_norm, u_round, min_days: float = 1.0) -> np.ndarray:
+    """Whole-day lead times >= min_days from N(L, sL): stochastic rounding keeps the mean at L for fractional L.
+
+    min_days = 1 is the daily replay's physics (an order placed at the end of a day lands a day later at the
+    earliest); the lead-time demand of a plan uses 0, so that L = 0.5 protects half a day on average, not one.
+    """
     lt = np.asarray(lead_time, dtype=float) + np.asarray(lead_time_std, dtype=float) * ndtri(u_norm)
-    return np.maximum(np.floor(lt + u_round), 1.0)
+    return np.maximum(np.floor(lt + u_round), float(min_days))
 
 
 def bootstrap_protection_demand(
@@ -59,8 +63,10 @@ def bootstrap_protection_demand(
     lead_time_std: np.ndarray,
     extra_days: np.ndarray,
     samples: int,
+    min_days: float = 1.0,
 ) -> np.ndarray:
-    """Samples (n, samples) of demand over L' + extra days, L' ~ N(L, sL) rounded, days resampled i.i.d.
+    """Samples (n, samples) of demand over L' + extra days, L' ~ N(L, sL) rounded (>= min_days, see
+    draw_lead_times), days resampled i.i.d.
 
     hist: (n, W) daily units, right-aligned (most recent last), NaN before a series' first day; n_valid
     counts the valid days (see right_align). One small PCG64 stream per series, seeded by its key: the loop
@@ -72,7 +78,7 @@ def bootstrap_protection_demand(
     for j in range(n):
         g = np.random.Generator(np.random.PCG64(int(keys[j])))
         u = g.random((2, samples))
-        lt = draw_lead_times(lead_time[j], lead_time_std[j], u[0], u[1])
+        lt = draw_lead_times(lead_time[j], lead_time_std[j], u[0], u[1], min_days)
         days = (lt + extra_days[j]).astype(np.int64)
         idx = g.integers(width - int(n_valid[j]), width, size=(samples, int(days.max())))
         draws = hist[j, idx]

@@ -125,13 +125,35 @@ def wagner_whitin_batch(demand: np.ndarray, order_cost, holding_cost_per_unit_pe
     return first, best[:, t_len]
 
 
+def extend_with_tail(buckets: np.ndarray, order_cost, holding_per_unit_period, max_periods: int = 104):
+    """Demand buckets (n, T) continued past the forecast horizon with each row's mean bucket (the EOQ's
+    stationary demand), far enough that lots of several EOQ covers fit: a rolling horizon. Without the
+    tail Wagner-Whitin's first lot can never exceed the horizon's demand (a 28-day forecast caps it at 28
+    days), however much ordering cost argues for more. NaN buckets count as 0."""
+    dem = np.nan_to_num(np.clip(np.asarray(buckets, dtype=float), 0, None))
+    n, t_len = dem.shape
+    if t_len == 0:
+        return dem
+    tail = dem.mean(axis=1)
+    k = np.broadcast_to(np.asarray(order_cost, dtype=float), (n,))
+    h = np.broadcast_to(np.asarray(holding_per_unit_period, dtype=float), (n,))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cover = np.sqrt(2.0 * k * tail / h) / tail  # EOQ in periods of tail demand
+    cover = np.where(np.isfinite(cover), cover, 0.0)
+    want = int(min(max_periods, max(t_len, np.ceil(4.0 * cover.max(initial=0.0)) + 2)))
+    if want <= t_len:
+        return dem
+    return np.concatenate([dem, np.repeat(tail[:, None], want - t_len, axis=1)], axis=1)
+
+
 def wagner_whitin_first_lots(
     forecast: pd.DataFrame, keys: pd.DataFrame, order_cost, holding_per_unit_day, period_days: int
 ) -> np.ndarray:
     """First Wagner-Whitin lot for each series in `keys` from its forecast path (NaN when no forecast).
 
     forecast: item_id, region_id, date, yhat (daily); it is bucketed into `period_days` periods from each
-    series' first forecast date.
+    series' first forecast date (a partial last bucket is left out: it would look like a drop in demand), and
+    continued past the horizon by extend_with_tail (rolling horizon with an EOQ tail).
     """
     out = np.full(len(keys), np.nan)
     if forecast is None or forecast.empty or len(keys) == 0:
@@ -140,7 +162,10 @@ def wagner_whitin_first_lots(
     fc["date"] = pd.to_datetime(fc["date"])
     fc["yhat"] = fc["yhat"].clip(lower=0).fillna(0.0)
     first = fc.groupby(["item_id", "region_id"])["date"].transform("min")
-    fc["period"] = (fc["date"] - first).dt.days // period_days
+    days = (fc["date"] - first).dt.days
+    span = days.groupby([fc["item_id"], fc["region_id"]]).transform("max") + 1
+    fc["period"] = days // period_days
+    fc = fc[(fc["period"] < span // period_days) | (span < period_days)]
     buckets = fc.pivot_table(index=["item_id", "region_id"], columns="period", values="yhat", aggfunc="sum")
     idx = pd.MultiIndex.from_frame(keys[["item_id", "region_id"]])
     mat = buckets.reindex(idx).to_numpy(dtype=float)
@@ -149,5 +174,18 @@ def wagner_whitin_first_lots(
     h = np.broadcast_to(np.asarray(holding_per_unit_day, dtype=float), (len(keys),)) * period_days
     ok = has & np.isfinite(k) & np.isfinite(h)
     if ok.any():
-        out[ok], _ = wagner_whitin_batch(mat[ok], k[ok], h[ok])
+        out[ok] = rolling_first_lot(mat[ok], k[ok], h[ok])
     return out
+
+
+def rolling_first_lot(buckets: np.ndarray, order_cost, holding_per_unit_period) -> np.ndarray:
+    """First lot of Wagner-Whitin on the buckets continued by extend_with_tail. A lot that already reaches past
+    the forecast is at least the EOQ of the tail's demand: beyond the forecast the tail is stationary and the
+    EOQ is its optimum, which a finite DP horizon (lots must tile it) can only undercut."""
+    dem = np.nan_to_num(np.clip(np.asarray(buckets, dtype=float), 0, None))
+    k = np.broadcast_to(np.asarray(order_cost, dtype=float), (len(dem),))
+    h = np.broadcast_to(np.asarray(holding_per_unit_period, dtype=float), (len(dem),))
+    first, _ = wagner_whitin_batch(extend_with_tail(dem, k, h), k, h)
+    tail_eoq = np.nan_to_num(eoq(dem.mean(axis=1), k, h))
+    reaches_tail = first >= dem.sum(axis=1) - 1e-9
+    return np.where(reaches_tail, np.maximum(first, tail_eoq), first)

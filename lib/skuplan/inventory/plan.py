@@ -20,7 +20,7 @@ per stats row (history_rows cuts it from a SeriesBatch).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,8 @@ from skuplan.inventory.lot_sizing import (
     round_order_qty,
     wagner_whitin_first_lots,
 )
+from skuplan.inventory.phasing import forecast_paths
+from skuplan.inventory.plan_discrete import discrete_plan_levels
 from skuplan.inventory.policies import resolve_policy
 from skuplan.inventory.safety_stock import (
     fill_rate_normal,
@@ -109,7 +111,8 @@ class _Inputs:
 
     df: pd.DataFrame
     d: np.ndarray  # mean daily demand as given
-    d0: np.ndarray  # d, 0 on invalid inp: keeps NaN out of the vector math (invalid inp are blanked at the end)
+    # d, 0 on invalid rows: keeps NaN out of the vector math (invalid rows are blanked at the end)
+    d0: np.ndarray
     lt: np.ndarray
     lt_sd: np.ndarray
     cost: np.ndarray
@@ -146,8 +149,17 @@ def _read_inputs(stats: pd.DataFrame, cfg: InventoryConfig) -> _Inputs:
     h_year = cost * rate
     # The item columns are checked by validate's own rules (skuplan.input_rules), on the values planned with (after
     # the defaults above): a row validate accepted is never invalid here for an input value.
-    item_values = {"lead_time_days": lt, "lead_time_std_days": lt_sd, "service_level": alpha, "service_type": stype,
-                   "unit_cost": cost, "holding_rate": rate, "order_cost": k, "moq": moq, "pack_size": pack}
+    item_values = {
+        "lead_time_days": lt,
+        "lead_time_std_days": lt_sd,
+        "service_level": alpha,
+        "service_type": stype,
+        "unit_cost": cost,
+        "holding_rate": rate,
+        "order_cost": k,
+        "moq": moq,
+        "pack_size": pack,
+    }
     invalid_msg = _problems(
         [(~(d >= 0), "mean_daily_demand must be a number >= 0"), *check_values("items", item_values)], len(df)
     )
@@ -219,7 +231,8 @@ class _Lots:
     eoq: np.ndarray  # unrounded EOQ
     kind: np.ndarray  # eoq | wagner_whitin | review_demand
     q_order: np.ndarray  # the policy's lot, rounded to MOQ and pack size; 0 without demand
-    moq: np.ndarray  # the MOQ in force (sanity.moq_in_force): the input, or 1 where it is taken for a data error
+    # the MOQ in force (sanity.moq_in_force): the input, or 1 where it is taken for a data error
+    moq: np.ndarray
 
 
 def _lot_sizes(inp: _Inputs, cfg: InventoryConfig, policy: np.ndarray, review: np.ndarray,
@@ -349,10 +362,15 @@ def _plan_frame(inp: _Inputs, cfg: InventoryConfig, sigma: _Sigma, policy: np.nd
         [
             (valid & (sigma.source == "poisson") & (d0 > 0), "no sigma given: Poisson sqrt(d) used"),
             (lv.z_capped, f"service level needs z > z_max={cfg.z_max}: capped"),
-            (valid & (lots.kind == "review_demand"), "lot raised to one review's demand (EOQ smaller: order_cost "
-             "0 or tiny)"),
-            (valid & moq_ignored(inp.moq, d0, cfg.alerts), "moq not applied: more than "
-             f"alerts.moq_ignore_days_of_demand={cfg.alerts.moq_ignore_days_of_demand} days of demand"),
+            (
+                valid & (lots.kind == "review_demand"),
+                "lot raised to one review's demand (EOQ smaller: order_cost 0 or tiny)",
+            ),
+            (
+                valid & moq_ignored(inp.moq, d0, cfg.alerts),
+                "moq not applied: more than "
+                f"alerts.moq_ignore_days_of_demand={cfg.alerts.moq_ignore_days_of_demand} days of demand",
+            ),
         ],
         inp.n,
     )
@@ -406,8 +424,13 @@ def plan_policy(
     policy = resolve_policy(inp.segment.to_numpy(), inp.df["demand_class"].to_numpy(), cfg)
     review = np.where(policy == "sQ", cfg.continuous_review_days, cfg.review_period_days)
     lots = _lot_sizes(inp, cfg, policy, review, forecast)
-    levels = _normal_levels(inp, cfg, sigma, policy, review, lots.q_order)
-    _empirical_levels(levels, inp, cfg, sigma, hist, review)
+    if cfg.level_model == "normal":
+        levels = _normal_levels(inp, cfg, sigma, policy, review, lots.q_order)
+        _empirical_levels(levels, inp, cfg, sigma, hist, review)
+    else:
+        paths = forecast_paths(forecast, inp.df[["item_id", "region_id"]])
+        fields, q_order = discrete_plan_levels(inp, cfg, sigma, policy, review, lots, hist, paths)
+        levels, lots = _Levels(**fields), replace(lots, q_order=q_order)
     return _plan_frame(inp, cfg, sigma, policy, review, lots, levels)
 
 
@@ -432,8 +455,9 @@ def _empirical(rows, inp: _Inputs, hist, cfg, sig, review, e_days, max_short):
     level, csl, short = np.zeros(len(rows)), np.zeros(len(rows)), np.zeros(len(rows))
     if b.size:
         keys = emp.series_keys(df["item_id"].iloc[b], df["region_id"].iloc[b], cfg.seed)
+        draws, rv = cfg.bootstrap_samples, np.round(review[b])
         x = emp.bootstrap_protection_demand(
-            aligned[boot], n_valid[boot], keys, lt[b], lt_sd[b], np.round(review[b]), cfg.bootstrap_samples
+            aligned[boot], n_valid[boot], keys, lt[b], lt_sd[b], rv, draws, min_days=0.0
         )
         if cfg.bootstrap_rescale:  # shape from history, level from the forecast
             x *= (d0[b] / h_mean[boot])[:, None]
@@ -442,11 +466,13 @@ def _empirical(rows, inp: _Inputs, hist, cfg, sig, review, e_days, max_short):
         level[boot] = s_b
         csl[boot], short[boot] = emp.empirical_service(x, s_b)
     if g.size:
-        var = sigma_ltd(d0[g], sig[g], e_days[g], lt_sd[g]) ** 2
-        s_g, _, _ = emp.negbin_levels(floor[g], var, alpha[g], max_short[g], use_fill[g])
-        s_g = np.maximum(s_g, floor[g])  # service re-evaluated at the raised level
+        # The NB is fitted on the demand's own moments; the z_min floor only raises the level afterwards (a
+        # negative z_min lowers the floor, never the fitted mean), and the service is evaluated at that level.
+        mean_g, var = d0[g] * e_days[g], sigma_ltd(d0[g], sig[g], e_days[g], lt_sd[g]) ** 2
+        s_g, _, _ = emp.negbin_levels(mean_g, var, alpha[g], max_short[g], use_fill[g])
+        s_g = np.maximum(s_g, np.ceil(floor[g] - 1e-9))
         level[~boot] = s_g
-        csl[~boot], short[~boot] = emp.negbin_service(floor[g], var, s_g)
+        csl[~boot], short[~boot] = emp.negbin_service(mean_g, var, s_g)
     return rows, level, csl, short, np.where(boot, "bootstrap", "negbin")
 
 

@@ -7,7 +7,10 @@ Day t, in this order (vectorised across series; only the day loop is sequential)
    backorders; order by policies.order_decision; the order lands at the end of day t + L', L' drawn
    from N(L, sL), stochastically rounded, >= 1 (orders may cross).
 An order placed at the end of day t therefore protects days t+1 .. t+L': exactly L days of demand, the
-lead-time demand of the formulas. Warm start: on hand = s + Q/2 for sQ, S for RS/sS, nothing on order.
+lead-time demand of the formulas. Warm start ("auto"): whole units, nothing on order; sQ on hand drawn
+uniform on the integers floor(s) + 1 .. floor(s) + Q (the stationary position of (s, Q) under integer
+demand; seeded per series), RS/sS ceil(S). A fractional s + Q/2 start lowered the effective reorder point
+by up to a unit against integer demand (issue 14).
 Metrics (days before cfg.replay.warmup_days excluded):
 - fill_rate: units served from stock on the day of demand / units demanded;
 - csl: share of replenishment cycles (from one receipt to the next, receipt day included) without a day
@@ -30,19 +33,23 @@ from skuplan.inventory.plan import plan_policy
 from skuplan.inventory.policies import POLICY_CODES, order_decision, resolve_policy
 from skuplan.inventory.sanity import moq_in_force
 from skuplan.inventory.segments import abc_xyz, features_from_array
+from skuplan.inventory.simopt import apply_search, search, side_by_side, simopt_config
 from skuplan.series.batch import KEYS, SeriesBatch
 
 
-def _initial_on_hand(plan: pd.DataFrame, how: str) -> np.ndarray:
+def _initial_on_hand(plan: pd.DataFrame, how: str, seed: int) -> np.ndarray:
+    """Warm-start on hand per row (module doc); "rop_plus_half_q" is the old fractional start, kept to compare."""
     s = plan["reorder_point"].to_numpy(dtype=float)
     top = plan["order_up_to"].to_numpy(dtype=float)
     q = plan["order_qty_policy"].to_numpy(dtype=float)
-    half = s + q / 2.0
     if how == "order_up_to":
-        return top
+        return np.ceil(top)
     if how == "rop_plus_half_q":
-        return half
-    return np.where(plan["policy"].to_numpy() == "sQ", half, top)
+        return np.where(plan["policy"].to_numpy() == "sQ", s + q / 2.0, top)
+    u = emp.uniforms(emp.series_keys(plan["item_id"], plan["region_id"], seed), 12, ())
+    lots = np.maximum(np.round(np.nan_to_num(q)), 1.0)
+    uniform_position = np.floor(s) + 1.0 + np.floor(u * lots)
+    return np.where(plan["policy"].to_numpy() == "sQ", uniform_position, np.ceil(top))
 
 
 _PATH = ("on_hand", "backorders", "position", "order", "receipt", "served", "short")
@@ -55,7 +62,9 @@ class _Stock:
     on_hand: np.ndarray
     backlog: np.ndarray  # backorders
     on_order: np.ndarray
-    pipeline: np.ndarray  # (n, days + longest lead time + 1) receipts due per day: late ones still count as on order
+    pipeline: (
+        np.ndarray
+    )  # (n, days + longest lead time + 1) receipts due per day: late ones still count as on order
 
 
 @dataclass
@@ -122,7 +131,11 @@ def _start(plan: pd.DataFrame, cfg: InventoryConfig, ok: np.ndarray, lead: np.nd
            initial_on_hand: np.ndarray | None) -> _Stock:  # fmt: skip
     n, horizon = lead.shape
     on_hand = np.where(
-        ok, initial_on_hand if initial_on_hand is not None else _initial_on_hand(plan, cfg.replay.initial_stock), 0.0
+        ok,
+        initial_on_hand
+        if initial_on_hand is not None
+        else _initial_on_hand(plan, cfg.replay.initial_stock, cfg.seed),
+        0.0,
     )
     on_hand = np.nan_to_num(on_hand.astype(float))
     pipeline = np.zeros((n, horizon + int(lead.max(initial=1)) + 1))
@@ -236,18 +249,30 @@ def _metrics(plan, cfg, tally: _Tally, lost_mode) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def summarize(metrics: pd.DataFrame, by: str) -> pd.DataFrame:
-    """Per group: series count, pooled fill rate (units) and CSL (cycles), mean gaps to target (pp)."""
+def summarize(metrics: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+    """Per group (one column or several): series count, pooled fill rate (units) and CSL (cycles), the mean
+    target and the mean promised (the plan's expected figure of the row's service type) beside the mean
+    achieved, their gaps to target in pp (per service type), and the costs."""
+    by = [by] if isinstance(by, str) else list(by)
+    is_fill = (metrics["service_type"] == "fill_rate").to_numpy()
+    achieved = np.where(is_fill, metrics["fill_rate"], metrics["csl"])
+    promised = np.where(is_fill, metrics["expected_fill_rate"], metrics["expected_csl"])
+    target = metrics["service_level"].to_numpy(dtype=float)
     m = metrics.assign(
-        fill_gap_pp=np.where(metrics["service_type"] == "fill_rate", 100 * (metrics["fill_rate"] - metrics["service_level"]), np.nan),
-        csl_gap_pp=np.where(metrics["service_type"] == "csl", 100 * (metrics["csl"] - metrics["service_level"]), np.nan),
+        achieved=achieved, promised=promised, target=target,
+        fill_gap_pp=np.where(is_fill, 100 * (metrics["fill_rate"] - target), np.nan),
+        csl_gap_pp=np.where(~is_fill, 100 * (metrics["csl"] - target), np.nan),
+        gap_pp=100 * (achieved - target), promise_gap_pp=100 * (achieved - promised),
     )  # fmt: skip
-    g = m.groupby(m[by].fillna("none"), sort=True)
+    g = m.groupby([m[c].fillna("none") for c in by], sort=True)
     out = g.agg(
         n_series=("item_id", "size"), demand=("demand", "sum"), served=("served", "sum"), cycles=("cycles", "sum"),
-        stockout_cycles=("stockout_cycles", "sum"), fill_gap_pp=("fill_gap_pp", "mean"), csl_gap_pp=("csl_gap_pp", "mean"),
-        ready_rate=("ready_rate", "mean"), avg_on_hand=("avg_on_hand", "sum"), total_cost=("total_cost", "sum"),
-        lost_units=("lost_units", "sum"), backordered_units=("backordered_units", "sum"),
+        stockout_cycles=("stockout_cycles", "sum"), target=("target", "mean"), promised=("promised", "mean"),
+        achieved=("achieved", "mean"), gap_pp=("gap_pp", "mean"), promise_gap_pp=("promise_gap_pp", "mean"),
+        fill_gap_pp=("fill_gap_pp", "mean"), csl_gap_pp=("csl_gap_pp", "mean"), ready_rate=("ready_rate", "mean"),
+        avg_on_hand=("avg_on_hand", "sum"), holding_cost=("holding_cost", "sum"), ordering_cost=("ordering_cost", "sum"),
+        shortage_cost=("shortage_cost", "sum"), total_cost=("total_cost", "sum"), lost_units=("lost_units", "sum"),
+        backordered_units=("backordered_units", "sum"),
     )  # fmt: skip
     out["fill_rate"] = out["served"] / out["demand"]
     out["csl"] = 1 - out["stockout_cycles"] / out["cycles"]
@@ -307,6 +332,10 @@ class ReplayResult:
     by_class: pd.DataFrame
     by_policy: pd.DataFrame
     path: dict | None = None  # simulate(record=True) arrays when replay_holdout(record=True)
+    by_service_type: pd.DataFrame | None = None
+    by_cell: pd.DataFrame | None = None  # demand class x policy x service type
+    simopt: pd.DataFrame | None = None  # simopt.ADJUST_COLUMNS per group when cfg.simopt.enabled
+    replans: dict[int, pd.DataFrame] | None = None  # hold-out day -> the plan in force from that day
 
 
 def replay_holdout(
@@ -325,6 +354,10 @@ def replay_holdout(
     stats_at(day, past, base) -> plan_policy input for hold-out day `day` from `past` (n, days before it),
     rows in the order of `base` (the batch's keys + item master); default rolling_stats (trailing-mean
     forecast). Metrics and summaries are scored against the service targets of the first plan.
+    With cfg.simopt.enabled the simulation-optimised levels (simopt.search on paths from the history before
+    the hold-out; each re-plan keeps its group's shift and lot multiplier) are replayed on the same demand
+    and lead times; metrics then hold the levels cfg.simopt.use picks per group and the other's figures
+    beside them (simopt.side_by_side).
     record=True keeps the day-by-day arrays of simulate() in the result (debugging; n x days floats each).
     """
     rc = cfg.replay
@@ -348,7 +381,18 @@ def replay_holdout(
     every = rc.replan_every_days
     replans = {t: plan_at(t) for t in range(every, rc.holdout_days, every)} if every else None
     metrics, path = simulate(full[:, cut:], plan, cfg, replans=replans, record=record)
+    metrics["replans"] = 1.0 + len(replans or {})
+    adjust = None
+    if simopt_config(cfg).enabled:
+        found = search(plan, full[:, :cut], cfg)
+        alt_replans = {t: apply_search(p, found, cfg)[0] for t, p in replans.items()} if replans else None
+        alt, _ = simulate(full[:, cut:], apply_search(plan, found, cfg)[0], cfg, replans=alt_replans)
+        metrics, adjust = side_by_side(metrics, alt, found, cfg), found.adjust
+    else:
+        metrics = metrics.assign(policy_source="analytic", alt_fill_rate=np.nan, alt_csl=np.nan,
+                                 alt_cycles=np.nan, alt_total_cost=np.nan, simopt_shift_sigma=np.nan, simopt_lot_multiplier=np.nan)  # fmt: skip
     return ReplayResult(
         plan, metrics, summarize(metrics, "segment"), summarize(metrics, "demand_class"),
-        summarize(metrics, "policy"), path,
+        summarize(metrics, "policy"), path, summarize(metrics, "service_type"),
+        summarize(metrics, ["demand_class", "policy", "service_type"]), adjust, replans,
     )  # fmt: skip

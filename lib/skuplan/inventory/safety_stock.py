@@ -108,6 +108,9 @@ def undershoot_after_order_up_to(d, sigma_d, review_days, distance, max_steps: i
     d, sigma_d, r, q = np.broadcast_arrays(
         *(np.asarray(x, dtype=float) for x in (d, sigma_d, review_days, distance))
     )
+    # Rows are picked by index below: work on 1-d copies (scalars included), reshape at the end.
+    shape = d.shape
+    d, sigma_d, r, q = (np.ravel(x) for x in (d, sigma_d, r, q))
     m, v = d * r, sigma_d**2 * r
     out, _ = undershoot_moments(d, sigma_d, r)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -124,7 +127,7 @@ def undershoot_after_order_up_to(d, sigma_d, review_days, distance, max_steps: i
             below = np.where(sd_k > 0, ndtr((q[:, None] - mean_k) / sd_k), (mean_k <= q[:, None]) * 1.0)
         out = out.copy()
         out[rows] = np.maximum(m * (1.0 + below.sum(axis=1)) - q, 0.0)
-    return out
+    return out.reshape(shape)
 
 
 def fill_rate_normal(z, sigma, cycle_qty, lost_sales: bool = False):

@@ -74,8 +74,8 @@ def abc_xyz(df: pd.DataFrame, cfg: InventoryConfig) -> pd.DataFrame:
 
 
 def segment_features(batch: SeriesBatch, window_days: int = 364, bucket_days: int = 7) -> pd.DataFrame:
-    """Per series of `batch` over the last `window_days` days up to its cutoff (days before a series' start
-    and outside the grid count as 0, negative units as 0).
+    """Per series of `batch` over the last `window_days` days up to its cutoff, counted from the series'
+    first sale in that window (features_from_array); negative units count as 0.
 
     Columns of features_from_array, plus item_id, region_id (the batch's order: sorted).
     """
@@ -85,41 +85,73 @@ def segment_features(batch: SeriesBatch, window_days: int = 364, bucket_days: in
     return pd.concat([batch.keys[KEYS].reset_index(drop=True), features], axis=1)
 
 
+def since_first_sale(x: np.ndarray) -> np.ndarray:
+    """(n, days) bool: the day is on or after the row's first day with units > 0 (NaN is no sale).
+
+    Days before an item's first sale are not zero demand: the item was not on sale yet. Counting them
+    would class a new item with two steady months as intermittent / Z (issue 14)."""
+    return np.maximum.accumulate(np.nan_to_num(np.asarray(x, dtype=float)) > 0, axis=1)
+
+
+def _tail_blocks(x: np.ndarray, n_active: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Totals of whole `size`-day blocks counted back from the last day, (n, blocks) oldest first, and
+    which of them lie entirely on or after the row's first sale."""
+    n, width = x.shape
+    n_b = max(width // size, 1)
+    b_len = min(size, width)
+    blocks = x[:, width - n_b * b_len :].reshape(n, n_b, b_len)
+    from_end = np.arange(n_b)[::-1]  # 0 = the most recent block
+    return blocks, from_end[None, :] < (n_active // b_len)[:, None]
+
+
+def _masked_mean_std(v: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row mean, sample std (ddof 1; 0 with one value) and count of v where ok."""
+    cnt = ok.sum(axis=1)
+    mean = np.where(ok, v, 0.0).sum(axis=1) / np.maximum(cnt, 1)
+    ss = np.where(ok, (v - mean[:, None]) ** 2, 0.0).sum(axis=1)
+    return mean, np.sqrt(ss / np.maximum(cnt - 1, 1)), cnt
+
+
 def features_from_array(x: np.ndarray, bucket_days: int = 7) -> pd.DataFrame:
-    """Features of daily arrays (n, days), most recent last; NaN counts as 0.
+    """Features of daily arrays (n, days), most recent last, from each row's first sale on (since_first_sale;
+    NaN after it counts as 0). A row without a sale has volume 0 and infinite ADI / XYZ CV.
 
     volume: mean units/day; cv: std/mean of daily units; adi: days per non-zero day; cv2: squared CV of
     non-zero sizes; trend: OLS slope of bucket totals per bucket, divided by the mean bucket total;
     seasonal_strength: 1 - Var(remainder) / Var(detrended), weekly pattern, detrended by week means
-    (Hyndman & Athanasopoulos' F_S); xyz_cv: CV of `bucket_days` totals (for XYZ); demand_class (SBC).
+    (Hyndman & Athanasopoulos' F_S); xyz_cv: CV of `bucket_days` totals (for XYZ) over the whole buckets
+    since the first sale; with fewer than two of them, the daily CV / sqrt(bucket_days) (independent days);
+    demand_class (SBC). Trend and seasonality use whole buckets / weeks since the first sale.
     """
     x = np.nan_to_num(np.asarray(x, dtype=float))
     n, width = x.shape
-    mean = x.mean(axis=1)
-    std = x.std(axis=1, ddof=1) if width > 1 else np.zeros(n)
+    active = since_first_sale(x)
+    n_act = active.sum(axis=1)
+    mean, std, _ = _masked_mean_std(x, active)
     nz = (x > 0).sum(axis=1)
     cnt = np.maximum(nz, 1)
     nz_mean = np.where(x > 0, x, 0.0).sum(axis=1) / cnt
     nz_var = np.where(x > 0, (x - nz_mean[:, None]) ** 2, 0.0).sum(axis=1) / cnt
-    n_b = max(width // bucket_days, 1)
-    b_len = min(bucket_days, width)
-    buckets = x[:, width - n_b * b_len :].reshape(n, n_b, b_len).sum(axis=2)
-    b_mean = buckets.mean(axis=1)
-    t = np.arange(n_b) - (n_b - 1) / 2.0
-    slope = (buckets * t).sum(axis=1) / max((t * t).sum(), 1e-12)
-    n_w = max(width // 7, 1)
-    weeks = x[:, width - n_w * min(7, width) :].reshape(n, n_w, -1)
-    detr = weeks - weeks.mean(axis=2, keepdims=True)
-    remainder = detr - detr.mean(axis=1, keepdims=True)
+    blocks, b_ok = _tail_blocks(x, n_act, bucket_days)
+    buckets = blocks.sum(axis=2)
+    b_mean, b_std, n_b = _masked_mean_std(buckets, b_ok)
+    t = np.where(b_ok, np.cumsum(b_ok, axis=1) - 1.0 - (n_b[:, None] - 1) / 2.0, 0.0)
+    slope = (buckets * t).sum(axis=1) / np.maximum((t * t).sum(axis=1), 1e-12)
+    weeks, w_ok = _tail_blocks(x, n_act, 7)
+    detr = np.where(w_ok[:, :, None], weeks - weeks.mean(axis=2, keepdims=True), 0.0)
+    n_w = np.maximum(w_ok.sum(axis=1), 1)[:, None]
+    remainder = np.where(w_ok[:, :, None], detr - detr.sum(axis=1, keepdims=True) / n_w[:, :, None], 0.0)
+    cells = n_w * weeks.shape[2]
     with np.errstate(divide="ignore", invalid="ignore"):
         cv = np.where(mean > 0, std / mean, np.nan)
-        adi = np.where(nz > 0, width / cnt, np.inf)
+        adi = np.where(nz > 0, n_act / cnt, np.inf)
         cv2 = np.where(nz > 0, nz_var / nz_mean**2, 0.0)
-        trend = np.where(b_mean > 0, slope / b_mean, 0.0)
-        b_std = buckets.std(axis=1, ddof=1) if n_b > 1 else np.zeros(n)
-        xyz_cv = np.where(b_mean > 0, b_std / b_mean, np.inf)
-        var_d = detr.reshape(n, -1).var(axis=1)
-        seas = np.where(var_d > 0, np.clip(1.0 - remainder.reshape(n, -1).var(axis=1) / var_d, 0, 1), 0.0)
+        trend = np.where((b_mean > 0) & (n_b > 1), slope / b_mean, 0.0)
+        iid_cv = np.where(mean > 0, cv / np.sqrt(min(bucket_days, width)), np.inf)
+        xyz_cv = np.where(n_b >= 2, np.where(b_mean > 0, b_std / b_mean, np.inf), iid_cv)
+        var_d = (detr**2).reshape(n, -1).sum(axis=1) / cells[:, 0]
+        var_r = (remainder**2).reshape(n, -1).sum(axis=1) / cells[:, 0]
+        seas = np.where(var_d > 0, np.clip(1.0 - var_r / var_d, 0, 1), 0.0)
     return pd.DataFrame(
         {"volume": mean, "cv": cv, "adi": adi, "cv2": cv2, "trend": trend, "seasonal_strength": seas,
          "xyz_cv": xyz_cv, "demand_class": demand_class(adi, cv2)}

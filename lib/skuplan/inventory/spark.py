@@ -29,6 +29,7 @@ from skuplan.inventory.plan import history_rows, plan_policy
 from skuplan.inventory.policies import REPLENISHMENT_COLUMNS, replenishment
 from skuplan.inventory.replay import replay_holdout
 from skuplan.inventory.segments import abc_xyz, kmeans_segments, segment_features
+from skuplan.inventory.simopt import shifted_levels, simopt_config
 from skuplan.schemas import struct_type
 from skuplan.series.batch import SeriesBatch, epoch_day
 from skuplan.series.spark import SERIES_KEYS, with_bucket
@@ -279,6 +280,32 @@ def policy_backtest(arrays_df: DataFrame, stats_df: DataFrame, items_df: DataFra
     )
 
 
+def with_searched_levels(policy_df: DataFrame, backtest_df: DataFrame) -> DataFrame:
+    """inventory_policy rows with the simulation-optimised levels (simopt.shifted_levels) where the series'
+    replay picked them (policy_backtest.policy_source = simopt, cfg.simopt.use), the others unchanged; the
+    message says which levels and why. Tonight's levels move by the shift and lot multiplier the replay's
+    search found for the series' group (in units of tonight's sigma_protection)."""
+    shift, mult = F.col("simopt_shift_sigma").alias("_shift"), F.col("simopt_lot_multiplier").alias("_mult")
+    picked = backtest_df.where(F.col("policy_source") == "simopt").select(*SERIES_KEYS, shift, mult)
+    joined = policy_df.join(picked, SERIES_KEYS, how="left")
+    schema = policy_df.schema
+
+    def run(frames):
+        for pdf in frames:
+            hit = pdf["_shift"].notna().to_numpy() & (pdf["status"] == "ok").to_numpy()
+            out = pdf.drop(columns=["_shift", "_mult"])
+            if hit.any():
+                moved = shifted_levels(out[hit], pdf.loc[hit, "_shift"], pdf.loc[hit, "_mult"])
+                note = ("levels: simulation-optimised (shift " + pdf.loc[hit, "_shift"].map("{:+.2f}".format)
+                        + " sigma, lot x" + pdf.loc[hit, "_mult"].map("{:g}".format) + "), they won the replay")  # fmt: skip
+                msg = out.loc[hit, "message"].fillna("")
+                moved["message"] = np.where(msg == "", note, msg + "; " + note)
+                out.loc[hit, moved.columns] = moved
+            yield out
+
+    return joined.mapInPandas(run, schema=schema)
+
+
 def policy_stage(
     forecasts_df: DataFrame,
     status_df: DataFrame,
@@ -306,7 +333,20 @@ def policy_stage(
     seg = segments(_features(recent, cfg, n_buckets, cutoff), summary, items_df, cfg)
     series = policy_inputs(summary, status_df, stats_df, seg, items_df)
     policy = _plan(series, recent, forecasts_df, cfg, n_buckets, cutoff)
-    policy = policy.join(seg.select(*SERIES_KEYS, "abc", "xyz", "cluster", "cluster_label"), SERIES_KEYS, how="left")
+    policy = policy.join(
+        seg.select(*SERIES_KEYS, "abc", "xyz", "cluster", "cluster_label"), SERIES_KEYS, how="left"
+    )
+    backtest = None
+    if cfg.replay.enabled:
+        history_days = forecast_cfg.max_history_days
+        backtest = policy_backtest(arrays_df, stats_df, items_df, cfg, n_buckets, cutoff, history_days)
+        sc = simopt_config(cfg)
+        # With the searched levels on, the replay decides tonight's levels: computed once, read twice.
+        if sc.enabled and sc.use != "analytic":
+            backtest = backtest.persist()
+            if cached is not None:
+                cached.append(backtest)
+            policy = with_searched_levels(policy, backtest)
     policy = policy.persist()
     inventory = inventory_df.join(stats_df.select(*SERIES_KEYS, "last_sale_date"), SERIES_KEYS, how="left")
     per_series = {
@@ -318,7 +358,6 @@ def policy_stage(
     if cached is not None:
         cached.extend([policy, stacked])
     outputs = {"inventory_policy": policy, **per_series_outputs, "segments": seg}
-    if cfg.replay.enabled:
-        outputs["policy_backtest"] = policy_backtest(arrays_df, stats_df, items_df, cfg, n_buckets, cutoff,
-                                                     forecast_cfg.max_history_days)
+    if backtest is not None:
+        outputs["policy_backtest"] = backtest
     return outputs

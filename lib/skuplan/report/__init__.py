@@ -38,6 +38,7 @@ def write_report(
     *,
     top_n: int = 6,
     history_days: int = 90,
+    scenario: str | None = None,
 ) -> Path:
     """Render the run_date report to one self-contained HTML file; returns its path.
 
@@ -45,12 +46,14 @@ def write_report(
     history_days of actuals from the sales input); missing tables or columns become notes on the page.
     A run_date that is not complete in the runs manifest (a run failed or stopped after writing some tables)
     raises skuplan.complete_runs.IncompleteRun, naming the run, the stage and the fix: no page is written.
+    scenario: also compare that what-if run of the run_date with the base plan (skuplan.report.scenarios).
     """
     if top_n < 1:
         raise ValueError(f"top_n must be >= 1, got {top_n}")
     if history_days < 0:
         raise ValueError(f"history_days must be >= 0, got {history_days}")
     # Imported here, not at the top: importing skuplan.report.svg runs this file and must not load pyspark.
+    from skuplan.report import intraday
     from skuplan.report import queries as q
 
     tables = q.Tables(spark, cfg, run_date)
@@ -61,13 +64,22 @@ def write_report(
         lambda t: page.service_section(q.service_by_segment(t), run_date),
         lambda t: page.alerts_section(q.alert_counts(t)),
         lambda t: page.allocation_section(q.allocation_by_region(t), run_date),
+        lambda t: page.intraday_section(intraday.intraday(t)),
         lambda t: page.stages_section(q.stage_rows(t)),
     ]
+    if scenario is not None:
+        from skuplan.report import scenarios
+
+        other = q.Tables(spark, cfg, run_date, scenario)  # IncompleteRun unless that scenario's run is complete
+        builders.insert(1, lambda t: scenarios.scenario_section(scenarios.compare(t, other), scenario))
     sections = []
     for build in builders:
         started = time.perf_counter()
-        sections.append(build(tables))
-        log.debug("report section %s: %.1fs", sections[-1].anchor, time.perf_counter() - started)
+        section = build(tables)
+        if section is None:  # a section for a feature this output does not use (intraday without a stream)
+            continue
+        sections.append(section)
+        log.debug("report section %s: %.1fs", section.anchor, time.perf_counter() - started)
     text = page.render(run_date, str(cfg.outputs.root), cfg.fingerprint(), sections)
     out = _write_atomic(Path(out_path), text)
     log.info("report for %s written to %s (%d bytes)", run_date, out, len(text.encode()))

@@ -30,6 +30,7 @@ from skuplan.report.svg import (
 )
 
 if TYPE_CHECKING:
+    from skuplan.report.intraday import Intraday
     from skuplan.report.queries import KeyFigures, Record, StageRows, TopSeries, WapeGroup
 
 
@@ -298,3 +299,27 @@ def render(run_date: dt.date, outputs_root: str, config_hash: str, sections: lis
 <footer>Static page: inline SVG, no scripts, no network. Regenerate with <code>skuplan report</code>.</footer>
 </body></html>
 """
+
+
+def intraday_section(figures: Intraday | str | None) -> Section | None:
+    """Signals per hour of the run date and the positions at or below their reorder point now (skuplan stream);
+    None (no section) when no stream writes to this output."""
+    if figures is None:
+        return None
+    title = "Intraday: reorder signals and positions below the reorder point"
+    if isinstance(figures, str):
+        return Section("intraday", title, _note(figures))
+    through = figures.complete_through.isoformat(sep=" ") if figures.complete_through else "–"
+    head = (
+        f"<p>{figures.positions:,} positions kept by the stream, complete through {esc(through)} (event time); "
+        f"{figures.below_count:,} at or below their reorder point now.</p>"
+    )
+    if figures.signals_per_hour:
+        labels, counts = zip(*figures.signals_per_hour, strict=True)
+        chart = hbar_chart(labels, [float(c) for c in counts], title="Reorder signals per hour (event time)")
+    else:
+        chart = _note("no reorder signal with an event time on the run date", partial=True)
+    cells = ("item_id", "region_id", "on_hand", "reorder_point", "order_qty_policy")
+    rows = [[_cell(r[c]) for c in cells] for r in figures.below]
+    table = _table(["item", "region", "on hand", "reorder point", "order qty"], rows) if rows else ""
+    return Section("intraday", title, head + chart + table)

@@ -17,7 +17,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from skuplan import io
+from skuplan import io, tables
 from skuplan.complete_runs import CompleteRun, IncompleteRun, read_plan, require_complete
 from skuplan.config import Config
 from skuplan.pipeline import STAGE_NAMES
@@ -36,9 +36,9 @@ class Tables:
     drawn from a failed run's mix of new and old tables would look like a plan. Without any manifest (tables
     written by hand) the page is drawn, and its stages section says the manifest has no run."""
 
-    def __init__(self, spark: SparkSession, cfg: Config, run_date: dt.date):
-        self.spark, self.cfg, self.run_date = spark, cfg, run_date
-        self.complete: CompleteRun | None = require_complete(spark, cfg, run_date)
+    def __init__(self, spark: SparkSession, cfg: Config, run_date: dt.date, scenario: str = io.BASE_SCENARIO):
+        self.spark, self.cfg, self.run_date, self.scenario = spark, cfg, run_date, scenario
+        self.complete: CompleteRun | None = require_complete(spark, cfg, run_date, scenario)
         self._cache: dict[str, DataFrame | None] = {}
         self.missing: dict[str, str] = {}
 
@@ -48,17 +48,17 @@ class Tables:
         return self._cache[name]
 
     def _load(self, name: str, partitioned: bool) -> DataFrame | None:
-        from delta.tables import DeltaTable
-
-        path = io.table_path(self.cfg, name)
+        ref = tables.table_ref(self.cfg, name)
         try:
-            if not DeltaTable.isDeltaTable(self.spark, path):
-                self.missing[name] = f"table {name} not found at {path}"
+            if not tables.exists(self.spark, ref):
+                self.missing[name] = f"table {name} not found at {ref}"
                 return None
             if partitioned and self.complete is not None:
                 df = read_plan(self.spark, self.cfg, name, self.run_date, complete=self.complete)
+            elif partitioned:
+                df = io.read_table(self.spark, self.cfg, name, self.run_date, scenario=self.scenario)
             else:
-                df = io.read_table(self.spark, self.cfg, name, self.run_date if partitioned else None)
+                df = io.read_table(self.spark, self.cfg, name)
         except IncompleteRun:  # a table rewritten since the complete run: the page must not be drawn
             raise
         except Exception as exc:  # reported on the page and in the log; the other sections still render
@@ -73,6 +73,8 @@ class Tables:
             runs = self.need("runs", ["run_id", "stage", "seconds", "status"], partitioned=False)
             if not isinstance(runs, str):
                 runs = runs.where(F.col("run_date") == F.lit(self.run_date).cast("date"))
+                if "scenario" in runs.columns:
+                    runs = runs.where(F.coalesce(F.col("scenario"), F.lit(io.BASE_SCENARIO)) == self.scenario)
                 order = (
                     F.col("finished_at").desc() if "finished_at" in runs.columns else F.col("run_id").desc()
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
+from skuplan import plans
 from skuplan.forecast import spark as glue
 from skuplan.progress import stage_progress
 from skuplan.run_context import RunContext, StageRecord
@@ -15,7 +16,12 @@ def run(ctx: RunContext, inputs: dict[str, DataFrame]) -> dict[str, DataFrame]:
     """Every series of `series_arrays` (ctx.n_series rows) forecast by forecast_batch, one call per bucket."""
     cfg = ctx.cfg.forecast
     schemas = glue.output_schemas(cfg)
-    udf = glue.forecast_bucket(cfg, ctx.cutoff, glue.events_frame(inputs.get("staged_events")), glue.wide_schema(schemas))
+    # The optional plans input: planned promo / price as known future regressors, planned events in the calendar.
+    staged_plans = inputs.get("staged_plans")
+    events = plans.with_plan_events(glue.events_frame(inputs.get("staged_events")), staged_plans, ctx.cutoff,
+                                    cfg.horizon_days)
+    udf = glue.forecast_bucket(cfg, ctx.cutoff, events, glue.wide_schema(schemas),
+                               future=plans.future_frame(staged_plans, ctx.cutoff, cfg.horizon_days))
     grouped = glue.bucketed(inputs["series_arrays"], cfg, ctx.n_series, ctx.cfg.spark.series_per_bucket)
     # Persisted: the three outputs are filters of one UDF result, which must run once.
     outs = glue.split_outputs(ctx.keep(grouped.applyInArrow(udf, schema=glue.wide_schema(schemas))), schemas)

@@ -13,9 +13,16 @@ from skuplan.run_context import RunContext, StageRecord
 def run(ctx: RunContext, inputs: dict[str, DataFrame]) -> dict[str, DataFrame]:
     cached: list[DataFrame] = []
     outs = policy_stage(
-        forecasts_df=inputs["forecasts"], status_df=inputs["forecast_status"], stats_df=inputs["series_stats"],
-        arrays_df=inputs["series_arrays"], items_df=inputs["staged_items"], inventory_df=inputs["staged_inventory"],
-        cfg=ctx.cfg.inventory, forecast_cfg=ctx.cfg.forecast, run_date=ctx.run_date, cached=cached,
+        forecasts_df=inputs["forecasts"],
+        status_df=inputs["forecast_status"],
+        stats_df=inputs["series_stats"],
+        arrays_df=inputs["series_arrays"],
+        items_df=inputs["staged_items"],
+        inventory_df=inputs["staged_inventory"],
+        cfg=ctx.cfg.inventory,
+        forecast_cfg=ctx.cfg.forecast,
+        run_date=ctx.run_date,
+        cached=cached,
     )
     ctx.hold(cached)
     return outs
@@ -25,7 +32,11 @@ def _data_alert_counts(alerts: DataFrame) -> str:
     """'data alerts: no_inventory_row 2, ...' for the input alerts that fired (tiny: one row per alert type)."""
     rows = alerts.where(F.col("alert_type").isin(*DATA_ALERT_TYPES)).groupBy("alert_type").count().collect()
     counts = {r["alert_type"]: r["count"] for r in rows}
-    return ("data alerts: " + ", ".join(f"{k} {counts[k]}" for k in DATA_ALERT_TYPES if k in counts)) if counts else ""
+    return (
+        ("data alerts: " + ", ".join(f"{k} {counts[k]}" for k in DATA_ALERT_TYPES if k in counts))
+        if counts
+        else ""
+    )
 
 
 def finish(ctx: RunContext, rec: StageRecord, frames: dict[str, DataFrame]) -> None:
@@ -35,12 +46,32 @@ def finish(ctx: RunContext, rec: StageRecord, frames: dict[str, DataFrame]) -> N
     rec.detail = _data_alert_counts(frames["alerts"])
     if "policy_backtest" not in frames:
         return
-    bt = frames["policy_backtest"].agg(
-        F.sum("served").alias("served"), F.sum("demand").alias("demand"), F.avg("service_level").alias("target"),
-        F.count("*").alias("n"),
-    ).first()
-    if bt["n"]:
-        achieved = bt["served"] / bt["demand"] if bt["demand"] else float("nan")
-        replay = (f"replay of {bt['n']} series: fill rate achieved {achieved:.3f}, "
-                  f"mean service target {bt['target']:.3f}")
-        rec.detail = "; ".join(part for part in (replay, rec.detail) if part)
+    rec.detail = "; ".join(part for part in (_replay_summary(frames["policy_backtest"]), rec.detail) if part)
+
+
+def _replay_summary(backtest: DataFrame) -> str:
+    """'replay of N series (P plans each; simopt levels on K): fill_rate target t promised p achieved a; csl ...'
+    pooled per service type (fill rate over units, CSL over cycles); '' without rows (one tiny row per type)."""
+    fill = F.col("service_type") == "fill_rate"
+    rows = backtest.groupBy("service_type").agg(
+        F.count("*").alias("n"), F.avg("service_level").alias("target"),
+        F.avg(F.when(fill, F.col("expected_fill_rate")).otherwise(F.col("expected_csl"))).alias("promised"),
+        (F.sum("served") / F.sum("demand")).alias("fill"),
+        (1 - F.sum("stockout_cycles") / F.sum("cycles")).alias("csl"), F.avg("replans").alias("plans"),
+        F.sum(F.when(F.col("policy_source") == "simopt", 1).otherwise(0)).alias("simopt"),
+    ).orderBy("service_type").collect()  # fmt: skip
+    if not rows:
+        return ""
+    n = sum(r["n"] for r in rows)
+    plans = sum((r["plans"] or 0) * r["n"] for r in rows) / n
+    parts = [
+        f"{r['service_type']} target {r['target']:.3f} promised {_num(r['promised'])} achieved "
+        f"{_num(r['fill'] if r['service_type'] == 'fill_rate' else r['csl'])}"
+        for r in rows
+    ]
+    return (f"replay of {n} series ({plans:.0f} plans each; simopt levels on {sum(r['simopt'] for r in rows)}): "
+            + ", ".join(parts))  # fmt: skip
+
+
+def _num(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"

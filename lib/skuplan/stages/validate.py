@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from skuplan import io
+from skuplan import incremental, io
 from skuplan.config import INPUT_TABLES, Config
 from skuplan.contracts import STAGED_INPUTS
 from skuplan.input_guards import DAY_COLUMNS, TableCheck, Verdict, judge_inputs
-from skuplan.quality import ITEM_QUARANTINED, quarantined_items, ratio_problem, validate_table
+from skuplan.quality import ITEM_QUARANTINED, quarantined_items, ratio_problem, rows_after, validate_table
 from skuplan.run_context import RunContext, RunFailed, StageRecord
 
 log = logging.getLogger("skuplan")
@@ -38,6 +38,9 @@ class Checked:
     tables: dict[str, TableCheck]
     verdict: Verdict
     problems: list[str]
+    window: incremental.Window | None = None  # which sales rows were validated (None: no sales input)
+    basis: str = ""  # what decided acceptance (incremental.basis), stored with the watermark
+    history_rows: int = 0  # rows of the sales history kept from earlier nights (0 on a full refresh)
 
 
 def run(ctx: RunContext, inputs: dict[str, DataFrame]) -> dict[str, DataFrame]:
@@ -52,7 +55,17 @@ def run(ctx: RunContext, inputs: dict[str, DataFrame]) -> dict[str, DataFrame]:
     quarantine = quarantines[0]
     for q in quarantines[1:]:
         quarantine = quarantine.unionByName(q)
-    return {"quarantine": quarantine, **checked.frames}
+    frames = dict(checked.frames)
+    if checked.window is not None and not checked.problems:
+        # The accepted rows join the history (a failing night leaves it and the watermark as they were); prepare
+        # reads the whole history, so forecast and policy see every day whichever rows were validated tonight.
+        incremental.commit(ctx, frames["sales"], checked.window, checked.basis)
+        total = checked.history_rows + ctx.accepted_rows["sales"]
+        ctx.accepted_rows["sales"] = total
+        parts = _scale_shuffle_partitions(ctx, total)
+        frames["sales"] = incremental.history(ctx.spark, ctx.cfg, ctx.scenario, ctx.cutoff).repartition(
+            parts, "item_id", "region_id")
+    return {"quarantine": quarantine, **frames}
 
 
 def check(ctx: RunContext) -> Checked:
@@ -65,12 +78,19 @@ def check(ctx: RunContext) -> Checked:
     tables: dict[str, TableCheck] = {}
     rec = ctx.record
     rec.rows_in = rec.rows_out = 0
+    window, basis, kept = None, "", 0
     for table in ("items", *[t for t in INPUT_TABLES if t != "items"]):
         raw = io.read_input(ctx.spark, ctx.cfg, table)
         if raw is None:
             continue
+        if table == "sales":  # items are validated first: the accepted ids are part of the basis
+            window, basis, raw = _sales_window(ctx, raw, frames.get("staged_items"))
+        earlier = (incremental.earlier_quarantine(ctx.spark, ctx.cfg, ctx.run_date, ctx.scenario)
+                   if table == "sales" and not window.full else None)
         good, quarantines[table], tables[table] = _validate_one(ctx, table, raw, frames.get("staged_items"),
-                                                                quarantines.get("items"))
+                                                                quarantines.get("items"), earlier)
+        if table == "sales" and not window.full:
+            kept, tables[table] = _with_history(ctx, window, tables[table])
         # Sales go on to prepare's cached daily aggregate; the small inputs are read by every later stage.
         frames["sales" if table == "sales" else STAGED[table]] = good if table == "sales" else ctx.checkpoint(good)
     verdict = judge_inputs(ctx.cfg.quality, ctx.run_date, tables, ctx.cfg.inputs.location("sales"))
@@ -79,7 +99,27 @@ def check(ctx: RunContext) -> Checked:
     ctx.problems.extend(verdict.problems)
     rec.rows_quarantined = sum(t.quarantined for t in tables.values())
     rec.detail += "".join(f"{part}; " for part in (*verdict.notes, *(f"warning: {w}" for w in verdict.warnings)))
-    return Checked(frames, quarantines, tables, verdict, list(ctx.problems))
+    return Checked(frames, quarantines, tables, verdict, list(ctx.problems), window, basis, kept)
+
+
+def _sales_window(ctx: RunContext, raw: DataFrame, items: DataFrame | None):
+    """The night's window (skuplan.incremental) and the raw sales rows inside it."""
+    basis = incremental.basis(ctx.cfg, items) if items is not None else ""
+    window = incremental.plan_window(ctx.spark, ctx.cfg, ctx.run_date, ctx.scenario, basis, ctx.full_refresh)
+    ctx.record.detail += f"sales: {window.why}; "
+    log.info("sales: %s", window.why)
+    return window, basis, raw if window.full else rows_after(raw, "sales", "date", window.since, ctx.cfg.quality)
+
+
+def _with_history(ctx: RunContext, window: incremental.Window, night: TableCheck) -> tuple[int, TableCheck]:
+    """The sales check of an incremental night, over the kept history and tonight's rows together: the empty-input
+    and freshness rules judge the history the plan is made from, not only tonight's rows."""
+    kept, first, last = incremental.history_stats(ctx.spark, ctx.cfg, window, ctx.scenario)
+    firsts = [d for d in (first, night.first_day) if d is not None]
+    lasts = [d for d in (last, night.last_day) if d is not None]
+    ctx.record.detail += f"sales history: {kept} rows kept from earlier nights; "
+    return kept, TableCheck(night.table, night.rows_in + kept, night.accepted + kept, night.quarantined,
+                            min(firsts, default=None), max(lasts, default=None))
 
 
 def check_without_writing(spark: SparkSession, cfg: Config, run_date: dt.date) -> tuple[Checked, dict[str, list]]:
@@ -96,13 +136,26 @@ def check_without_writing(spark: SparkSession, cfg: Config, run_date: dt.date) -
     return checked, reasons
 
 
+def _main_reason(quarantine: DataFrame) -> str:
+    """The most frequent reason of a table over its quarantine limit, with one row's reason text: a wrong
+    date_format or decimal setting quarantines every row for one reason, and that text names the option to set
+    (read only on the failure path, so a good night pays nothing for it)."""
+    top = (quarantine.groupBy("reason_code").agg(F.count("*").alias("n"), F.min("reason").alias("reason"))
+           .orderBy(F.desc("n"), "reason_code").first())
+    return f"; most rows: {top['reason_code']} ({top['n']}), e.g. {top['reason']}" if top else ""
+
+
 def _top_reasons(quarantine: DataFrame, n: int = 3) -> list[tuple[str, int]]:
     top = quarantine.groupBy("reason_code").count().orderBy(F.desc("count"), "reason_code").limit(n).collect()
     return [(r["reason_code"], r["count"]) for r in top]
 
 
 def _validate_one(ctx: RunContext, table: str, raw: DataFrame, items: DataFrame | None,
-                  items_quarantine: DataFrame | None = None):
+                  items_quarantine: DataFrame | None = None, earlier: DataFrame | None = None):
+    """Validate one input. earlier: quarantine rows of earlier nights (source, payload, reason_code); a row
+    quarantined again for the same reason is not written again and does not count towards the ratio (it was
+    judged on its first night: an incremental night re-reads rows whose date does not parse or is after the
+    run date)."""
     start = time.perf_counter()
     n_in = raw.count()
     parts = _scale_shuffle_partitions(ctx, n_in) if table == "sales" else None
@@ -122,17 +175,24 @@ def _validate_one(ctx: RunContext, table: str, raw: DataFrame, items: DataFrame 
     if n_in != n_ok + n_bad:
         raise RunFailed(f"reconciliation failed for {table}: {n_in} rows in != {n_ok} accepted + {n_bad} quarantined")
     n_item = by_outcome[False]["n_item"] if False in by_outcome else 0
-    problem = ratio_problem(table, n_in, n_bad, n_item, ctx.cfg.quality.max_quarantine_ratio)
+    quarantine, n_known = result.quarantine, 0
+    if earlier is not None and n_bad:
+        keys = ["source", "payload", "reason_code"]
+        n_known = quarantine.join(earlier, keys, "left_semi").count()
+        quarantine = quarantine.join(earlier, keys, "left_anti")
+    problem = ratio_problem(table, n_in - n_known, n_bad - n_known, n_item,
+                            ctx.cfg.quality.max_quarantine_ratio)
     if problem:
-        ctx.problems.append(problem)
+        ctx.problems.append(problem + _main_reason(result.quarantine))
     log.info("  checked %-17s %10d rows in %6.1fs", table, n_in, time.perf_counter() - start)
     rec = ctx.record
-    rec.detail += f"{table}: {n_in} in = {n_ok} accepted + {n_bad} quarantined; "
+    known = f" ({n_known} of them quarantined on an earlier night already, not written again)" if n_known else ""
+    rec.detail += f"{table}: {n_in} in = {n_ok} accepted + {n_bad} quarantined{known}; "
     rec.rows_in, rec.rows_out = rec.rows_in + n_in, rec.rows_out + n_ok
     ctx.accepted_rows[table] = n_ok
     accepted = by_outcome.get(True)
     first, last = (accepted["first"], accepted["last"]) if accepted and day else (None, None)
-    return result.accepted, result.quarantine, TableCheck(table, n_in, n_ok, n_bad, first, last)
+    return result.accepted, quarantine, TableCheck(table, n_in, n_ok, n_bad, first, last)
 
 
 def _scale_shuffle_partitions(ctx: RunContext, sales_rows: int) -> int:

@@ -1,0 +1,141 @@
+"""plan_policy's exact levels (cfg.level_model = "discrete"): the inputs of inventory.levels from the plan's
+validated rows, phased on the daily forecast, and the plan's level fields from its result.
+
+Moments per row (d = the forecast rate over the lead time, sum of the daily forecasts / L):
+- D_L: mean = forecast sum over the first L days from the run date (phasing.interval_demand); variance =
+  the error profile's variance of L-day sums + d^2 (sL^2 + f (1 - f)), f = frac(L): an order's lead time is
+  a whole number of days, L rounded up with probability f, which adds f (1 - f) days^2 of spread.
+- X (one review): sQ / sS: d r and the day-to-day demand variance times r (the undershoot is made of demand
+  steps); RS: D_{L+R} - D_L in mean and variance, so D_L + X has the profile's moments over L + R.
+Intermittent / lumpy rows (cfg.empirical_classes): negative binomial moments, or bootstrap draws of D_L and
+days of history for X (rescaled to the forecast rate) where the history allows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skuplan.inventory import empirical as emp
+from skuplan.inventory.levels import CODES, LevelRows, discrete_levels
+from skuplan.inventory.lot_sizing import round_order_qty
+from skuplan.inventory.phasing import interval_demand
+from skuplan.inventory.safety_stock import sigma_ltd
+
+# Lots tried by the joint (s, Q) search of sQ fill-rate rows, as multiples of the EOQ.
+LOT_MULTIPLES = (0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.2, 1.45, 1.75, 2.1, 2.5, 3.0)
+
+
+def _moments(inp, cfg, sigma, policy, review, paths):
+    d0, lt, lt_sd = inp.d0, inp.lt, inp.lt_sd
+    big_r = cfg.review_period_days
+    mean_l = interval_demand(paths, lt, d0)
+    rate = np.where(lt > 0, mean_l / np.where(lt > 0, lt, 1.0), d0)
+    rate = np.where(np.isfinite(rate) & (rate >= 0), rate, d0)
+    frac = lt - np.floor(lt)
+    var_l = sigma_ltd(rate, sigma.at(lt), lt, np.sqrt(lt_sd**2 + frac * (1 - frac))) ** 2
+    sig_step = np.where(np.isfinite(sigma.demand) & (sigma.demand > 0), sigma.demand, sigma.at(review))
+    step_mean, step_var = rate * review, sig_step**2 * review
+    rs = policy == "RS"
+    mean_lr = interval_demand(paths, lt + big_r, d0)
+    rate_lr = mean_lr / np.maximum(lt + big_r, 1e-9)
+    frac_lr = (lt + big_r) - np.floor(lt + big_r)
+    var_lr = (
+        sigma_ltd(rate_lr, sigma.at(lt + big_r), lt + big_r, np.sqrt(lt_sd**2 + frac_lr * (1 - frac_lr))) ** 2
+    )
+    step_mean = np.where(rs, np.maximum(mean_lr - mean_l, 0.0), step_mean)
+    step_var = np.where(rs, np.maximum(var_lr - var_l, 0.0), step_var)
+    return mean_l, var_l, rate, step_mean, step_var
+
+
+def _samples(inp, cfg, hist, rows, rate):
+    """(D_L draws, daily history) for the bootstrap rows among `rows` (NaN elsewhere), and the bootstrap mask."""
+    n_rows = len(rows)
+    l_draws = np.full((n_rows, cfg.bootstrap_samples), np.nan)
+    days = np.full((n_rows, max(hist.shape[1], 1)), np.nan)
+    if cfg.empirical_method != "bootstrap" or not hist.shape[1] or not n_rows:
+        return l_draws, days, np.zeros(n_rows, dtype=bool)
+    aligned, n_valid = emp.right_align(hist[rows])
+    nz = (np.nan_to_num(aligned) > 0).sum(axis=1)
+    h_mean = np.nansum(aligned, axis=1) / np.maximum(n_valid, 1)
+    boot = (nz >= cfg.bootstrap_min_nonzero) & (h_mean > 0)
+    if boot.any():
+        b = rows[boot]
+        keys = emp.series_keys(inp.df["item_id"].iloc[b], inp.df["region_id"].iloc[b], cfg.seed)
+        x = emp.bootstrap_protection_demand(aligned[boot], n_valid[boot], keys, inp.lt[b], inp.lt_sd[b],
+                                            np.zeros(len(b)), cfg.bootstrap_samples, min_days=0.0)  # fmt: skip
+        scale = (rate[b] / h_mean[boot]) if cfg.bootstrap_rescale else np.ones(len(b))
+        l_draws[boot] = x * scale[:, None]  # shape from history, level from the forecast
+        days[boot] = aligned[boot] * scale[:, None]
+    return l_draws, days, boot
+
+
+def _lot_candidates(inp, cfg, policy, review, lots, fill):
+    """(n, C) candidate lots (pack/MOQ rounded) for sQ fill-rate rows whose lot is the EOQ; NaN elsewhere."""
+    want = (policy == "sQ") & fill & (lots.kind == "eoq") & np.isfinite(lots.eoq) & (lots.eoq > 0)
+    cand = np.full((inp.n, len(LOT_MULTIPLES) + 1), np.nan)
+    for j, m in enumerate(LOT_MULTIPLES):
+        q = round_order_qty(np.maximum(lots.eoq * m, inp.d0 * review), lots.moq, inp.pack)
+        cand[:, j] = np.where(want & (q > 0), q, np.nan)
+    cand[:, -1] = np.where(want, lots.q_order, np.nan)
+    return cand
+
+
+def discrete_plan_levels(inp, cfg, sigma, policy, review, lots, hist, paths):
+    """(fields of plan._Levels, lot per row) for every row; rows without demand or invalid keep level 0."""
+    n = inp.n
+    big_r = cfg.review_period_days
+    rs, is_ss = policy == "RS", policy == "sS"
+    act = np.flatnonzero(inp.valid & (inp.d0 > 0))
+    mean_l, var_l, rate, step_mean, step_var = _moments(inp, cfg, sigma, policy, review, paths)
+    empirical = inp.df["demand_class"].isin(cfg.empirical_classes).to_numpy() & (
+        cfg.empirical_method != "normal"
+    )
+    fill = inp.stype == "fill_rate"
+    emp_rows = act[empirical[act]]
+    l_draws, days, boot = _samples(inp, cfg, hist, emp_rows, rate)
+    width = max(hist.shape[1], 1)
+    all_l = np.full((n, cfg.bootstrap_samples), np.nan)
+    all_days = np.full((n, width), np.nan)
+    all_l[emp_rows], all_days[emp_rows] = l_draws, days
+    cand = _lot_candidates(inp, cfg, policy, review, lots, fill)
+    code = np.array([CODES.get(p, 0) for p in policy[act]])
+    rows = LevelRows(
+        code=code, mean_l=mean_l[act], var_l=var_l[act], step_mean=step_mean[act], step_var=step_var[act],
+        review=review[act], lot=lots.q_order[act], alpha=inp.alpha[act], use_fill=fill[act],
+        normal=~empirical[act], z_min=cfg.z_min, z_max=cfg.z_max, l_samples=all_l[act], day_samples=all_days[act],
+        lot_candidates=cand[act], order_cost=inp.k[act], holding_per_day=inp.h_year[act] / cfg.days_per_year,
+    )  # fmt: skip
+    res = discrete_levels(rows, cfg.shortage_mode == "lost_sales")
+    z = np.zeros(n)
+    lvl, u, csl, fr, mean_p, sd_p, capped = (
+        z.copy(),
+        z.copy(),
+        z.copy(),
+        z.copy(),
+        z.copy(),
+        z.copy(),
+        np.zeros(n, bool),
+    )
+    lvl[act], u[act], csl[act], fr[act], mean_p[act], sd_p[act] = (
+        res.level,
+        res.undershoot,
+        res.csl,
+        res.fill,
+        res.mean,
+        res.sd,
+    )
+    capped[act] = res.capped
+    q_order = lots.q_order.copy()
+    q_order[act] = np.where(rs[act], q_order[act], res.lot)
+    method = np.full(n, "normal", dtype=object)
+    method[emp_rows] = np.where(boot, "bootstrap", "negbin")
+    ss = np.where(sd_p > 0, lvl - mean_p, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zz = np.where(sd_p > 0, ss / sd_p, 0.0)
+    q_cycle = np.where(rs, step_mean, np.where(is_ss, q_order + u, q_order))
+    q_cycle = np.where(inp.d0 > 0, q_cycle, 0.0)
+    return dict(
+        q_cycle=q_cycle, max_short=(1.0 - inp.alpha) * q_cycle, prot_days=inp.lt + np.where(rs, big_r, 0.0),
+        u_mean=u, sig_lt=np.sqrt(var_l), sig_prot=sd_p, z=zz, z_capped=capped, ss=ss, lvl=lvl,
+        exp_csl=csl, exp_fill=fr, method=method,
+    ), q_order  # fmt: skip

@@ -1,0 +1,230 @@
+"""Issue 14: the exact discrete levels, forecast phasing and lot sizing, each against numbers computed here by
+hand, by brute force (Markov chains, Monte Carlo, enumeration) or with scipy, never by the code under test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from inventory_helpers import one_series
+from skuplan.inventory import InventoryConfig, plan_policy
+from skuplan.inventory import discrete as ds
+from skuplan.inventory import empirical as emp
+from skuplan.inventory.lot_sizing import eoq
+from skuplan.inventory.policies import order_decision
+from skuplan.inventory.replay import simulate
+from skuplan.inventory.safety_stock import undershoot_after_order_up_to, undershoot_moments
+
+N = 400
+
+
+def lumpy_day_pmf(n: int = N) -> np.ndarray:
+    """The issue's lumpy day: a sale with probability 0.1, size 1 + NB(r=1.5, mean 9) (mean size 10)."""
+    size = stats.nbinom.pmf(np.arange(n - 1), 1.5, 1.5 / (1.5 + 9.0))
+    pmf = np.zeros(n)
+    pmf[0], pmf[1:] = 0.9, 0.1 * size
+    return pmf
+
+
+def nb_pmf(mean, var, n: int = N) -> np.ndarray:
+    r = mean**2 / (var - mean)
+    return stats.nbinom.pmf(np.arange(n), r, r / (r + mean))
+
+
+def test_lumpy_undershoot_is_size_biased_and_matches_the_markov_chain():
+    x = lumpy_day_pmf()
+    k = np.arange(N)
+    ex, ex2 = (k * x).sum(), (k * k * x).sum()
+    assert ex == pytest.approx(1.0)
+    # large lot: P(U = j) = P(X > j) / E[X], mean E[X(X-1)] / (2 E[X]) = 7.2 (the issue's continuous
+    # E[X^2] / 2E[X] = 7.7; the old plan added one day of demand, 1 unit)
+    u = ds.undershoot_sq(x[None, :], [N])[0]
+    assert (k * u).sum() == pytest.approx((ex2 - ex) / (2 * ex), abs=1e-9)
+    np.testing.assert_allclose(u[:50], (1 - np.cumsum(x))[:50] / ex, atol=1e-12)
+    # lot 15 (< many sale sizes): brute force on the (s, nQ) chain of the position above s (states 1..15)
+    q = 15
+    trans = np.zeros((q, q))
+    und = np.zeros((q, N))
+    for i in range(1, q + 1):
+        for m in range(N):
+            left = i - m
+            if left >= 1:
+                trans[i - 1, left - 1] += x[m]
+            else:  # order n lots: lands at left + n q in 1..q, undershoot -left
+                trans[i - 1, (left - 1) % q] += x[m]
+                und[i - 1, -left] += x[m]
+    pi = np.full(q, 1 / q)
+    for _ in range(2000):
+        pi = pi @ trans
+    np.testing.assert_allclose(pi, 1 / q, atol=1e-9)  # the position is uniform on s+1 .. s+Q
+    chain = pi @ und
+    np.testing.assert_allclose(ds.undershoot_sq(x[None, :], [q])[0], chain / chain.sum(), atol=1e-9)
+
+
+def test_ss_undershoot_and_csl_against_monte_carlo():
+    # (s, S) reviewed weekly, NB days (mean 2, var 12), S - s = 40, L = 5: the exact first passage against 200k
+    # simulated cycles; the issue: a normal undershoot with zero skew had 4x too small a variance.
+    rng = np.random.default_rng(3)
+    r, p = 2.0**2 / 10.0, 0.2 / 1.2
+    week = nb_pmf(14.0, 84.0)  # 7 NB days: NB(7r, p)
+    u, _ = ds.undershoot_ss(week[None, :], [40])
+    walk = np.cumsum(rng.negative_binomial(7 * r, p, (100_000, 12)), axis=1)
+    assert (walk[:, -1] >= 40).mean() > 0.9999
+    first = np.argmax(walk >= 40, axis=1)
+    mc_u = walk[np.arange(len(walk)), first] - 40
+    k = np.arange(N)
+    mean_u = (k * u[0]).sum()
+    var_u = (k * k * u[0]).sum() - mean_u**2
+    assert mean_u == pytest.approx(mc_u.mean(), abs=0.08)
+    assert var_u == pytest.approx(mc_u.var(), rel=0.03)
+    # the old normal renewal moments (zero skew) under-state the spread: 49.3 against 71.2
+    assert undershoot_moments(2.0, np.sqrt(12.0), 7.0)[1] < var_u / 1.4
+    # plan: CSL of D_L + U at the plan's s, exact, against Monte Carlo of the same cycle
+    row = one_series(mean_daily_demand=2.0, sigma_daily=np.sqrt(12.0), sigma_demand_daily=np.sqrt(12.0),
+                     lead_time_std_days=0.0, demand_class="lumpy", order_cost=15.0, unit_cost=1.0)  # fmt: skip
+    plan = plan_policy(row, InventoryConfig(policy="sS")).iloc[0]
+    delta = int(plan.order_up_to - plan.reorder_point)
+    walk = np.cumsum(rng.negative_binomial(7 * r, p, (100_000, delta // 14 * 2 + 12)), axis=1)
+    assert (walk[:, -1] >= delta).mean() > 0.9999
+    over = walk[np.arange(len(walk)), np.argmax(walk >= delta, axis=1)] - delta
+    lead = rng.negative_binomial(5 * r, p, len(walk))
+    mc_csl = np.mean(over + lead <= plan.reorder_point)
+    assert plan.expected_csl == pytest.approx(mc_csl, abs=0.004)
+    assert plan.expected_csl >= 0.95 and plan.reorder_point == int(plan.reorder_point)
+    assert np.mean(over + lead <= plan.reorder_point - 1) < 0.95 + 0.004  # the smallest such level
+
+
+def test_expected_service_is_what_the_replay_delivers():
+    # NB days (mean 1, var 16, lumpy), L = 5: plan, then the replay's own simulate on 200 x 900 days from an
+    # integer steady-state start; exact model and replay within Monte Carlo noise (< 1 pp).
+    rng = np.random.default_rng(0)
+    dem = rng.negative_binomial(1 / 15, 1 / 16, (200, 900)).astype(float)
+    for policy, stype in (("sQ", "fill_rate"), ("sQ", "csl"), ("RS", "fill_rate")):
+        cfg = InventoryConfig(policy=policy, replay={"warmup_days": 150})
+        row = one_series(mean_daily_demand=1.0, sigma_daily=4.0, sigma_demand_daily=4.0, lead_time_std_days=0.0,
+                         demand_class="lumpy", service_type=stype, service_level=0.9, unit_cost=10.0)  # fmt: skip
+        plan = pd.concat([plan_policy(row, cfg)] * len(dem), ignore_index=True)
+        p = plan.iloc[0]
+        start = p.reorder_point + np.ceil(p.order_qty_policy / 2) if policy == "sQ" else p.order_up_to
+        met, _ = simulate(dem, plan, cfg, initial_on_hand=np.full(len(dem), start))
+        fill = met.served.sum() / met.demand.sum()
+        csl = 1 - met.stockout_cycles.sum() / met.cycles.sum()
+        got, want = (fill, p.expected_fill_rate) if stype == "fill_rate" else (csl, p.expected_csl)
+        assert got == pytest.approx(want, abs=0.01), (policy, stype)
+        assert want == pytest.approx(0.9, abs=0.02)  # integer levels: the target, met with the least level
+
+
+def test_fill_rate_s_and_q_jointly_cost_no_more_than_eoq_then_s():
+    # sQ, NB days (mean 4, var 20), L = 3, beta = 0.95. Brute force with scipy: for every Q, the least s whose
+    # fill rate 1 - mean_k [E(D4 - s - k)+ - E(D3 - s - k)+] / 4 >= beta, position uniform on s+1..s+Q, and the
+    # cost h E[(s + k - D3)+] + K d / Q.
+    d, var, lt, beta, k_cost, h_day = 4.0, 20.0, 3, 0.95, 60.0, 0.05
+    row = one_series(mean_daily_demand=d, sigma_daily=np.sqrt(var), sigma_demand_daily=np.sqrt(var),
+                     lead_time_days=float(lt), lead_time_std_days=0.0, demand_class="lumpy",
+                     service_type="fill_rate", service_level=beta, order_cost=k_cost, unit_cost=h_day * 365 / 0.25,
+                     holding_rate=0.25)  # fmt: skip
+    p = plan_policy(row, InventoryConfig(empirical_method="negbin")).iloc[0]
+    y = np.arange(600)
+    pl, plr = nb_pmf(d * lt, var * lt, 600), nb_pmf(d * (lt + 1), var * (lt + 1), 600)
+
+    def loss(pmf, at):
+        return np.array([(np.maximum(y - a, 0) * pmf).sum() for a in at])
+
+    def best_s(q):
+        for s in range(-q, 200):
+            pos = s + np.arange(1, q + 1)
+            if 1 - (loss(plr, pos) - loss(pl, pos)).mean() / d >= beta - 1e-12:
+                return s, h_day * np.mean([(np.maximum(a - y, 0) * pl).sum() for a in pos]) + k_cost * d / q
+        raise AssertionError
+
+    q_eoq = int(np.ceil(eoq(d * 365, k_cost, h_day * 365)))
+    s_eoq, cost_eoq = best_s(q_eoq)
+    s_plan, cost_plan = best_s(int(p.order_qty_policy))
+    assert p.reorder_point == s_plan and p.expected_fill_rate >= beta
+    assert cost_plan <= cost_eoq + 1e-9
+    assert p.order_qty_policy != q_eoq  # the search moved the lot away from the EOQ here
+
+
+def test_forecast_phased_levels_and_the_tail():
+    # mean_daily_demand (horizon mean) 30, but the next days are 10, 11, 12, ...: E[D_L] is their sum.
+    prof = dict(mean_daily_demand=30.0, sigma_daily=np.nan, err_sigma_1d=3.0, err_sum_exponent=0.75,
+                lead_time_std_days=0.0)  # fmt: skip
+
+    def mean_l(lt, days):
+        fc = pd.DataFrame({"item_id": "i1", "region_id": "r1", "date": pd.date_range("2026-01-01", periods=days),
+                           "yhat": 10.0 + np.arange(days)})  # fmt: skip
+        p = plan_policy(one_series(lead_time_days=lt, **prof), InventoryConfig(), forecast=fc).iloc[0]
+        return p.reorder_point - p.safety_stock - p.undershoot, p
+
+    m, p = mean_l(5.0, 28)
+    assert m == pytest.approx(10 + 11 + 12 + 13 + 14, abs=0.01)
+    assert p.sigma_ltd == pytest.approx(3.0 * 5**0.75)  # the profile over the same 5 days
+    # fractional L: last day pro rata (the level's mean is that of the integer pmf: a discretised normal's mean is
+    # the input's to ~1e-3)
+    assert mean_l(2.5, 28)[0] == pytest.approx(10 + 11 + 0.5 * 12, abs=0.01)
+    # a 3-day forecast and L = 5: 10 + 11 + 12, then 2 days of its tail mean 11
+    assert mean_l(5.0, 3)[0] == pytest.approx(33 + 2 * 11, abs=0.01)
+    no_fc = plan_policy(one_series(**prof), InventoryConfig()).iloc[0]
+    assert no_fc.reorder_point - no_fc.safety_stock - no_fc.undershoot == pytest.approx(150.0, abs=0.01)
+
+
+def test_negbin_level_is_fitted_on_the_mean_whatever_z_min():
+    # normal model, lumpy row without history -> NB of D over L + 1 = 6 days, mean 3, var 6 * 2 = 12.
+    row = one_series(
+        mean_daily_demand=0.5, sigma_daily=np.sqrt(2.0), lead_time_std_days=0.0, demand_class="lumpy"
+    )
+    r, p = 3.0**2 / 9.0, 1.0 / 4.0
+    for z_min in (0.0, -1.0, -2.0, -5.0):
+        got = plan_policy(row, InventoryConfig(level_model="normal", z_min=z_min)).iloc[0]
+        assert got.status == "ok" and np.isfinite(got.reorder_point)
+        want = max(stats.nbinom.ppf(0.95, r, p), np.ceil(3.0 + z_min * np.sqrt(12.0) - 1e-9))
+        assert got.reorder_point == want
+        assert got.expected_csl == pytest.approx(stats.nbinom.cdf(want, r, p), abs=1e-12)  # the true CSL
+    for z_min in (-2.0, -10.0):  # the exact model: never NaN
+        got = plan_policy(row, InventoryConfig(z_min=z_min)).iloc[0]
+        assert (
+            got.status == "ok" and np.isfinite([got.reorder_point, got.expected_csl, got.order_up_to]).all()
+        )
+
+
+def test_wagner_whitin_horizon_never_caps_the_lot_below_eoq():
+    # The issue's case: ordering cost dominates, a 28-day flat forecast. Capped at the horizon the first lot is
+    # 28 days of demand; with the EOQ tail it is the EOQ, and its cost per day is the lower one.
+    d, k, c, rate = 2.0, 150.0, 1.0, 0.25
+    row = one_series(mean_daily_demand=d, sigma_daily=1.0, order_cost=k, unit_cost=c, holding_rate=rate)
+    fc = pd.DataFrame({"item_id": "i1", "region_id": "r1", "date": pd.date_range("2026-01-01", periods=28),
+                       "yhat": d})  # fmt: skip
+    p = plan_policy(row, InventoryConfig(), forecast=fc).iloc[0]
+    q_eoq = np.sqrt(2 * k * d * 365 / (c * rate))  # 876.1 units, 438 days
+    assert p.lot_sizing == "wagner_whitin" and p.order_qty_policy == np.ceil(q_eoq)
+
+    def cost_per_day(q):
+        return k * d / q + c * rate / 365 * q / 2
+
+    assert cost_per_day(p.order_qty_policy) < cost_per_day(28 * d) / 2
+
+
+def test_zero_order_cost_orders_lot_for_lot_even_deep_below_s():
+    plan = plan_policy(one_series(mean_daily_demand=3.0, sigma_daily=2.0, order_cost=0.0), InventoryConfig())
+    p = plan.iloc[0]
+    assert p.lot_sizing == "review_demand" and p.order_qty_policy == 3.0  # one review (a day) of demand
+    qty, reason = order_decision(0, -50.0, p.reorder_point, p.order_up_to, p.order_qty_policy, 1.0, 1.0, 3.0)
+    n_lots = np.floor((p.reorder_point + 50) / 3.0) + 1  # the fewest lots lifting -50 above s
+    assert reason == "below_reorder_point" and qty == n_lots * 3.0 and -50 + qty > p.reorder_point
+
+
+def test_smaller_fixes_scalars_and_sub_day_lead_times():
+    # safety_stock: scalars broadcast (was IndexError); same value as the 1-element array
+    scalar = undershoot_after_order_up_to(100.0, 30.0, 7.0, 500.0)
+    assert float(scalar) == pytest.approx(undershoot_after_order_up_to([100.0], 30.0, 7.0, [500.0])[0])
+    # L = 0.5: the plan's draws are 0 or 1 day with mean 0.5 (the replay keeps its 1-day minimum)
+    keys = emp.series_keys(["a"], ["b"], 1)
+    u1, u2 = emp.uniforms(keys, 1, (20000,)), emp.uniforms(keys, 2, (20000,))
+    assert emp.draw_lead_times(0.5, 0.0, u1, u2, min_days=0.0).mean() == pytest.approx(0.5, abs=0.01)
+    assert emp.draw_lead_times(0.5, 0.0, u1, u2).min() == 1.0
+    hist = np.full((1, 60), 2.0)
+    x = emp.bootstrap_protection_demand(hist, np.array([60]), keys, np.array([0.5]), np.array([0.0]),
+                                        np.zeros(1), 4000, min_days=0.0)  # fmt: skip
+    assert set(np.unique(x)) == {0.0, 2.0} and x.mean() == pytest.approx(1.0, abs=0.05)
