@@ -222,9 +222,11 @@ def seasonal_section(args) -> pd.DataFrame:
     cfg = InventoryConfig()
     print(f"replay.replan_every_days={cfg.replay.replan_every_days} (default), policy={cfg.policy}")
     res = replay_holdout(batch, items, cfg)
-    m = res.metrics.assign(true_class=res.metrics["item_id"].map(truth))
-    m = m.assign(gap_pp=100 * (achieved(m) - m["service_level"]))
-    return m.groupby("true_class").agg(n=("gap_pp", "size"), gap_pp=("gap_pp", "mean")).round(2)
+    m = res.metrics.assign(true_class=res.metrics["item_id"].map(truth), ach=achieved(res.metrics))
+    m = m.assign(w=weight(m))
+    out = pd.DataFrame({"n": m.groupby("true_class").size(), "cycles": m.groupby("true_class")["cycles"].sum(),
+                        "gap_pp": _pooled(m, ["true_class"], "ach", "w")})  # fmt: skip
+    return out.round(2)
 
 
 def main() -> None:

@@ -1,13 +1,16 @@
-"""Scale benchmark: the whole nightly job at growing series counts, each in a fresh process.
+"""Scale benchmark: the whole nightly job at growing series counts, each in a fresh process, then the next
+night incremental.
 
-    .venv/bin/python bench/scale_bench.py --series 1000 10000 [100000] [--keep]
+    .venv/bin/python bench/scale_bench.py --series 10000 100000 [--keep]
 
 For each size: generate the sample (n_items = series / 4 regions, 2 years daily), run `skuplan run` in a
-subprocess (fresh JVM, so memory figures are its own), sample the peak resident memory of the driver
-(the Python process plus its JVM child; in local mode the JVM also hosts the executors), and read the
-per-stage seconds from the `runs` manifest. The cost slope between consecutive sizes is
-log(t2 / t1) / log(n2 / n1): 1.0 is linear. Last line:
-    series=<n> total_s=<t> series_per_s=<r> driver_rss_mb=<m> slope=<s>
+subprocess (fresh JVM, so memory figures are its own) for RUN_DATE (a full run: no sales history yet), sample
+the peak resident memory of the driver (the Python process plus its JVM child; in local mode the JVM also hosts
+the executors), and read the per-stage seconds from the `runs` manifest. Then add one day of sales (the last
+day's rows again, a day later) and run the next run_date into the same outputs: the incremental night validates
+only that day and merges it into the sales history; forecast and policy still read the whole history. The cost
+slope between consecutive sizes is log(t2 / t1) / log(n2 / n1) of the full runs: 1.0 is linear. Last line:
+    series=<n> total_s=<full run> incremental_s=<one new day> series_per_s=<r> driver_rss_mb=<m> slope=<s>
 """
 
 from __future__ import annotations
@@ -60,6 +63,23 @@ def _tree_rss_peak(pid: int, stop: threading.Event, peak: list[float]) -> None:
         time.sleep(0.5)
 
 
+def add_one_day(sales_dir: Path) -> int:
+    """Append the sales of RUN_DATE (the day after the sample's last): the last day's rows, dated a day later."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    table = ds.dataset(str(sales_dir), format="parquet").to_table()
+    last = RUN_DATE - dt.timedelta(days=1)
+    day = table.filter(pc.equal(table["date"], pa.scalar(last)))
+    day = day.set_column(
+        day.schema.get_field_index("date"), "date", pa.array([RUN_DATE] * day.num_rows, pa.date32())
+    )
+    pq.write_table(day, sales_dir / "part-99999.parquet")
+    return day.num_rows
+
+
 def run_size(n_series: int, work: Path) -> dict:
     from skuplan.sample import SampleSpec, generate_sample
 
@@ -70,11 +90,41 @@ def run_size(n_series: int, work: Path) -> dict:
     gen_s = time.perf_counter() - t0
     conf = work / f"conf_{n_series}.yaml"
     conf.write_text(json.dumps({"inputs": {"root": str(data)}, "outputs": {"root": str(out)}}))
-    cmd = [sys.executable, "-m", "skuplan.cli", "run", "--conf", str(REPO / "conf"), "--conf-file", str(conf),
-           "--run-date", RUN_DATE.isoformat()]
+    full = _night(conf, out, RUN_DATE, n_series)
+    new_rows = add_one_day(data / "sales")
+    night = _night(conf, out, RUN_DATE + dt.timedelta(days=1), n_series)
+    return {
+        "series": n_series,
+        "n_items": n_items,
+        "gen_s": gen_s,
+        "new_rows": new_rows,
+        "total_s": full["seconds"],
+        "rss_mb": full["rss_mb"],
+        "stages": full["stages"],
+        "incremental_s": night["seconds"],
+        "incremental_rss_mb": night["rss_mb"],
+        "incremental_stages": night["stages"],
+    }
+
+
+def _night(conf: Path, out: Path, run_date: dt.date, n_series: int) -> dict:
+    cmd = [
+        sys.executable,
+        "-m",
+        "skuplan.cli",
+        "run",
+        "--conf",
+        str(REPO / "conf"),
+        "--conf-file",
+        str(conf),
+        "--run-date",
+        run_date.isoformat(),
+    ]
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     stop, peak = threading.Event(), [0.0]
     watcher = threading.Thread(target=_tree_rss_peak, args=(proc.pid, stop, peak), daemon=True)
     watcher.start()
@@ -83,21 +133,23 @@ def run_size(n_series: int, work: Path) -> dict:
     stop.set()
     watcher.join()
     if proc.returncode != 0:
-        raise SystemExit(f"run at {n_series} series failed:\n{log[-4000:]}")
-    return {"series": n_series, "n_items": n_items, "total_s": total, "gen_s": gen_s, "rss_mb": peak[0],
-            "stages": _stage_seconds(out)}
+        raise SystemExit(f"run {run_date} at {n_series} series failed:\n{log[-4000:]}")
+    return {"seconds": total, "rss_mb": peak[0], "stages": _stage_seconds(out, run_date)}
 
 
-def _stage_seconds(out: Path) -> dict[str, float]:
+def _stage_seconds(out: Path, run_date: dt.date) -> dict[str, float]:
     import pyarrow.dataset as ds
 
-    # the runs manifest is a Delta table; its latest data files hold this run's rows
+    # the runs manifest is a Delta table (append-only, never compacted here): its data files hold every run's rows
     table = ds.dataset(str(out / "runs"), format="parquet").to_table().to_pandas()
+    table = table[table["run_date"] == run_date]
     return {r.stage: round(float(r.seconds), 1) for r in table.itertuples()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--series", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--keep", action="store_true", help="keep the generated data and outputs")
     args = parser.parse_args()
@@ -107,10 +159,19 @@ def main() -> None:
         for n in sorted(args.series):
             res = run_size(n, work)
             results.append(res)
-            print(f"series={n:>7} total_s={res['total_s']:8.1f} series_per_s={n / res['total_s']:8.1f} "
-                  f"driver_rss_mb={res['rss_mb']:7.0f} (sample generation {res['gen_s']:.1f}s, not counted)",
-                  flush=True)
+            print(
+                f"series={n:>7} total_s={res['total_s']:8.1f} series_per_s={n / res['total_s']:8.1f} "
+                f"driver_rss_mb={res['rss_mb']:7.0f} (sample generation {res['gen_s']:.1f}s, not counted)",
+                flush=True,
+            )
             print("    stages: " + ", ".join(f"{k}={v}s" for k, v in res["stages"].items()), flush=True)
+            print(
+                f"    next night, {res['new_rows']} new sales rows: incremental_s={res['incremental_s']:.1f} "
+                f"({res['incremental_s'] / res['total_s']:.0%} of the full run), driver_rss_mb="
+                f"{res['incremental_rss_mb']:.0f}; stages: "
+                + ", ".join(f"{k}={v}s" for k, v in res["incremental_stages"].items()),
+                flush=True,
+            )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -119,11 +180,15 @@ def main() -> None:
         for a, b in zip(results, results[1:], strict=False)
     ]
     for (a, b), s in zip(zip(results, results[1:], strict=False), slopes, strict=True):
-        print(f"slope {a['series']}->{b['series']}: {s:.2f} (1.0 = linear; fixed start-up cost pulls it below 1)")
+        print(
+            f"slope {a['series']}->{b['series']}: {s:.2f} (1.0 = linear; fixed start-up cost pulls it below 1)"
+        )
     last = results[-1]
     slope = slopes[-1] if slopes else float("nan")
-    print(f"series={last['series']} total_s={last['total_s']:.1f} series_per_s={last['series'] / last['total_s']:.1f} "
-          f"driver_rss_mb={last['rss_mb']:.0f} slope={slope:.2f}")
+    print(
+        f"series={last['series']} total_s={last['total_s']:.1f} incremental_s={last['incremental_s']:.1f} "
+        f"series_per_s={last['series'] / last['total_s']:.1f} driver_rss_mb={last['rss_mb']:.0f} slope={slope:.2f}"
+    )
 
 
 if __name__ == "__main__":

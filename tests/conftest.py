@@ -39,6 +39,16 @@ def golden_run(spark, tmp_path_factory):
     return workdir / "in", out_root
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_mlflow_tracking_in_cli_runs():
+    """`skuplan run` logs each run to MLflow with its HTML report (seconds per run) when mlflow is installed: off
+    for the CLI runs of the suite; tests/test_tracking.py logs the golden run itself. Config hashes are unchanged
+    (tracking is not part of Config.fingerprint)."""
+    import os
+
+    os.environ.setdefault("SKUPLAN__TRACKING__ENABLED", "false")
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_spark_memory():
     """Free what one test module left in the shared session's heap: cached frames and checkpointed RDDs that

@@ -83,10 +83,12 @@ def test_maintain_adds_missing_constraints_compacts_and_vacuums(spark, tmp_path)
 
     from skuplan import io, maintain
 
-    cfg = Config(outputs=OutputsConfig(root=str(tmp_path)))
+    cfg = Config(
+        outputs=OutputsConfig(root=str(tmp_path)), maintenance=MaintenanceConfig(file_retention_days=10)
+    )
     path = io.tables.table_ref(cfg, "allocation").path
-    # A table written before constraints existed: plain appends, three files in one partition, no properties.
-    for units in (1.0, 2.0, 4.0):
+    # A table written before constraints existed: plain appends, two files in one partition, no properties.
+    for units in (1.0, 2.0):
         (
             spark.createDataFrame(
                 [("i1", "r1", units, 0.0)],
@@ -102,18 +104,39 @@ def test_maintain_adds_missing_constraints_compacts_and_vacuums(spark, tmp_path)
 
     (done,) = maintain.maintain(spark, cfg, ["allocation", "kpis"])  # kpis does not exist: skipped
 
-    assert done.table == "allocation" and (done.files_before, done.files_after) == (3, 1)
+    assert done.table == "allocation" and (done.files_before, done.files_after) == (2, 1)
+    assert done.vacuum_retention_hours == 240
     assert done.constraints_added == ["allocation_units_nonnegative", "allocation_shortage_units_nonnegative"]
     table = io.tables.delta_table(spark, io.tables.table_ref(cfg, "allocation"))
-    assert table.toDF().agg(F.sum("units")).first()[0] == 7.0  # compaction kept every row
+    assert table.toDF().agg(F.sum("units")).first()[0] == 3.0  # compaction kept every row
     props = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES delta.`{path}`").collect()}
     assert props["delta.logRetentionDuration"] == "interval 30 days"
+    assert props["delta.deletedFileRetentionDuration"] == "interval 10 days"
+    # VACUUM ran after the property was set: it kept files for the configured 10 days.
     vacuum = table.history().where("operation = 'VACUUM START'").first()
-    assert dict(vacuum.operationParameters) == {}, dict(vacuum.operationParameters)
-    bad = spark.createDataFrame(
-        [("i2", "r1", -1.0, 0.0)], "item_id string, region_id string, units double, shortage_units double"
+    assert int(vacuum.operationParameters["defaultRetentionMillis"]) == 10 * 24 * 3600 * 1000
+
+
+@pytest.mark.slow
+def test_the_golden_run_writes_its_tables_with_the_constraints(spark, golden_run):
+    # The real outputs pass every constraint (the run committed them) and carry them for the next writes.
+    _, out_root = golden_run
+
+    def props(table: str) -> dict[str, str]:
+        rows = spark.sql(f"SHOW TBLPROPERTIES delta.`{out_root / table}`").collect()
+        return {r.key: r.value for r in rows}
+
+    assert {"delta.constraints.forecasts_q05_le_q50", "delta.constraints.forecasts_q50_le_q95"} <= set(
+        props("forecasts")
     )
-    with pytest.raises(Exception, match="allocation_units_nonnegative"):
-        bad.select("*", F.lit(RUN_DATE).alias("run_date"), F.lit("base").alias("scenario")).write.format(
-            "delta"
-        ).mode("append").save(path)
+    assert "delta.constraints.replenishment_order_qty_nonnegative" in props("replenishment")
+    assert props("runs")["delta.autoOptimize.autoCompact"] == "true"  # no small file per run left unchecked
+    nullable = {
+        f.name: f.nullable for f in spark.read.format("delta").load(str(out_root / "forecasts")).schema
+    }
+    assert (nullable["item_id"], nullable["region_id"], nullable["date"], nullable["yhat"]) == (
+        False,
+        False,
+        False,
+        True,
+    )

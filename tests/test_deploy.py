@@ -155,6 +155,9 @@ def test_wheel_artifact_is_built_from_the_repo_pyproject(bundle, pyproject):
             assert folder == REPO / "dist", (
                 f"{lib}: expected the wheel that the artifact build writes to dist/"
             )
+        for req in (lib["requirements"] for lib in task.get("libraries", []) if "requirements" in lib):
+            # Uploaded with the bundle: a path relative to the job's file that must exist in the repo.
+            assert (JOB_FILES[job_name].parent / req).resolve().is_file(), f"job {job_name}: {req} not found"
 
 
 def test_every_task_calls_an_existing_entry_point_and_subcommand(bundle, pyproject):

@@ -12,6 +12,7 @@ from forecast_helpers import series_frame, to_batch
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import forecast_batch
 from skuplan.forecast.panel import PROMO_RATE_DAYS, build_panel, expected_promo
+from skuplan.sample.profiles import profile_data
 
 KEYS = ["item_id", "region_id"]
 INTERMITTENT_MODELS = {"sba", "tsb", "croston", "global_gbm", "lstm"}
@@ -113,3 +114,22 @@ def test_interval_calibration_on_known_quantiles():
     assert (q05 == 0).all()
     assert 3.0 <= np.median(q95) < 4.0
     assert 0.87 <= cover <= 0.93
+
+
+def test_bench_profiles_have_the_documented_shape():
+    smooth = profile_data("smooth_yearly", 10, seed=2)
+    assert smooth.horizon == 90 and smooth.history["date"].nunique() == 900 - 90
+    assert len(smooth.actual) == 10 * 90
+    m5 = profile_data("m5_intermittent", 20, seed=2)
+    assert (m5.history["units"] == 0).mean() > 0.4  # sparse
+    assert m5.history.groupby("item_id")["price"].nunique().min() > 1  # prices move
+    promo = profile_data("promo_heavy", 20, seed=2)
+    h = promo.history
+    assert 0.3 < h["promo"].mean() < 0.5
+    lift = h[h["promo"] == 1]["units"].mean() / h[h["promo"] == 0]["units"].mean()
+    assert lift > 2.5  # several-fold
+    assert set(promo.plan["promo"].unique()) <= {0.0, 1.0} and len(promo.plan) == 20 * 28
+    again = profile_data("promo_heavy", 20, seed=2)
+    pd.testing.assert_frame_equal(promo.history, again.history)
+    with pytest.raises(ValueError, match="profile must be one of"):
+        profile_data("weekly", 3)

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from golden.outputs import golden_config
 from pyspark.sql import functions as F
 
+from golden.outputs import golden_config
 from skuplan import io
 from skuplan.complete_runs import IncompleteRun, read_plan, require_complete
 from skuplan.pipeline import run_pipeline
@@ -31,16 +31,31 @@ NIGHT2, NEW_DAY = dt.date(2026, 1, 2), dt.date(2026, 1, 1)
 SCENARIO = "low_z"
 UNKNOWN = "SKU_NOT_IN_ITEMS"
 # Tables the inventory config cannot change: the incremental night and the full refresh must write the same rows.
-UPSTREAM = ("staged_items", "staged_inventory", "staged_dc_stock", "staged_lanes", "staged_events", "data_flags",
-            "series_stats", "series_arrays", "forecasts", "forecast_status", "forecast_metrics")
+UPSTREAM = (
+    "staged_items",
+    "staged_inventory",
+    "staged_dc_stock",
+    "staged_lanes",
+    "staged_events",
+    "data_flags",
+    "series_stats",
+    "series_arrays",
+    "forecasts",
+    "forecast_status",
+    "forecast_metrics",
+)
 
 
 def _add_day(sales_dir) -> list[dict]:
     """Copy 2025-12-31's clean rows to 2026-01-01 (channel `web`, so no key meets an old row's), plus a return
     (negative units) and a sale of an unknown item; returns the two bad rows."""
     table = pq.read_table(sales_dir / "part-00000.parquet")
-    last = table.filter(pc.and_(pc.equal(table["date"], pa.scalar(NEW_DAY - dt.timedelta(days=1))),
-                                pc.greater_equal(table["units"], 0.0)))
+    last = table.filter(
+        pc.and_(
+            pc.equal(table["date"], pa.scalar(NEW_DAY - dt.timedelta(days=1))),
+            pc.greater_equal(table["units"], 0.0),
+        )
+    )
     last = last.filter(pc.and_(pc.invert(pc.is_nan(last["units"])), pc.starts_with(last["item_id"], "SKU0")))
     rows = [dict(r, date=NEW_DAY, channel="web") for r in last.to_pylist() if r["region_id"]]
     bad = [dict(rows[0], units=-3.0, channel="web_return"), dict(rows[1], item_id=UNKNOWN)]
@@ -79,7 +94,9 @@ def test_incremental_night_equals_full_refresh(spark, nights):
     assert inc.exceptAll(full).isEmpty() and full.exceptAll(inc).isEmpty()
     # The history holds the new day: the clean rows added, not the two bad ones.
     new_day = inc.where(F.col("date") == F.lit(NEW_DAY))
-    assert new_day.where(F.col("units") < 0).isEmpty() and new_day.where(F.col("item_id") == UNKNOWN).isEmpty()
+    assert (
+        new_day.where(F.col("units") < 0).isEmpty() and new_day.where(F.col("item_id") == UNKNOWN).isEmpty()
+    )
     assert new_day.where(F.col("channel") == "web").count() > 0
 
 
@@ -87,10 +104,13 @@ def test_second_night_quarantines_only_its_new_bad_rows(spark, nights):
     cfg, bad, _, _ = nights
     night1 = _rows(spark, cfg, "quarantine", dt.date(2026, 1, 1), "base")
     night2 = _rows(spark, cfg, "quarantine", NIGHT2, "base").collect()
-    got = sorted((r["reason_code"], json.loads(r["payload"])["item_id"], json.loads(r["payload"])["units"])
-                 for r in night2)
-    assert got == sorted([("NEGATIVE_UNITS", bad[0]["item_id"], "-3.0"), ("UNKNOWN_ITEM", UNKNOWN,
-                                                                            str(bad[1]["units"]))])
+    got = sorted(
+        (r["reason_code"], json.loads(r["payload"])["item_id"], json.loads(r["payload"])["units"])
+        for r in night2
+    )
+    assert got == sorted(
+        [("NEGATIVE_UNITS", bad[0]["item_id"], "-3.0"), ("UNKNOWN_ITEM", UNKNOWN, str(bad[1]["units"]))]
+    )
     # The full refresh of the same data quarantines the rest again (future-dated rows, the golden dirty rows):
     # the incremental night wrote exactly what the refresh found and night 1 had not.
     full = _rows(spark, cfg, "quarantine", NIGHT2, SCENARIO).select("source", "payload", "reason_code")
@@ -104,8 +124,11 @@ def test_second_night_quarantines_only_its_new_bad_rows(spark, nights):
 def test_scenario_and_base_coexist(spark, nights):
     cfg, _, _, _ = nights
     base = read_plan(spark, cfg, "inventory_policy", NIGHT2).toPandas().set_index(["item_id", "region_id"])
-    low = read_plan(spark, cfg, "inventory_policy", NIGHT2, scenario=SCENARIO).toPandas().set_index(
-        ["item_id", "region_id"])
+    low = (
+        read_plan(spark, cfg, "inventory_policy", NIGHT2, scenario=SCENARIO)
+        .toPandas()
+        .set_index(["item_id", "region_id"])
+    )
     assert set(base.index) == set(low.index) and len(base) == 10
     both = base.join(low, rsuffix="_low").dropna(subset=["z", "z_low"])
     assert len(both) > 0
@@ -124,7 +147,10 @@ def test_report_compares_scenario_with_base(spark, nights):
     from skuplan.report import scenarios
 
     cfg, _, _, _ = nights
-    rows = {r.key: r for r in scenarios.compare(q.Tables(spark, cfg, NIGHT2), q.Tables(spark, cfg, NIGHT2, SCENARIO))}
+    rows = {
+        r.key: r
+        for r in scenarios.compare(q.Tables(spark, cfg, NIGHT2), q.Tables(spark, cfg, NIGHT2, SCENARIO))
+    }
     for scenario, side in (("base", "base"), (SCENARIO, "scenario")):
         orders = read_plan(spark, cfg, "replenishment", NIGHT2, scenario=scenario).toPandas()
         policy = read_plan(spark, cfg, "inventory_policy", NIGHT2, scenario=scenario).toPandas()
@@ -132,7 +158,8 @@ def test_report_compares_scenario_with_base(spark, nights):
         assert getattr(rows["order_units"], side) == pytest.approx(orders["order_qty"].sum())
         assert getattr(rows["order_lines"], side) == (orders["order_qty"] > 0).sum()
         assert getattr(rows["safety_stock_value"], side) == pytest.approx(
-            (policy["safety_stock"] * policy["unit_cost"]).sum())
+            (policy["safety_stock"] * policy["unit_cost"]).sum()
+        )
         assert getattr(rows["forecast_units"], side) == pytest.approx(forecasts["yhat"].sum())
     assert rows["forecast_units"].change == pytest.approx(0.0, abs=1e-6)  # the overlay leaves the forecast
     assert rows["safety_stock_value"].change < 0

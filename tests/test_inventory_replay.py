@@ -161,3 +161,21 @@ def test_rolling_origin_replans_from_the_data_available_then():
     assert by_type["service_type"] == "csl" and by_type["target"] == 0.95
     assert by_type["promised"] == pytest.approx(res.metrics["expected_csl"].iloc[0])
     assert by_type["gap_pp"] == pytest.approx(100 * (res.metrics["csl"].iloc[0] - 0.95))
+
+
+def test_rolling_stats_follow_a_yearly_swing_with_last_years_change():
+    from skuplan.inventory.replay import rolling_stats
+
+    # Exactly periodic (52 weeks) swing, 800 days; sQ, L = 7 -> P = 7, smooth -> trailing window w = 28.
+    t = np.arange(800)
+    swing = 20 + 10 * np.sin(2 * np.pi * t / 364)
+    flat = np.full(800, 20.0)
+    flat[::2] += 2.0  # no yearly change: last year's ratio only adds error, the trailing mean stays
+    base = pd.DataFrame({"item_id": ["s", "f"], "region_id": "r", "unit_cost": 5.0, "lead_time_days": 7.0})
+    cfg = InventoryConfig(policy="sQ")
+    stats = rolling_stats(np.stack([swing, flat]), base, cfg)
+    # seasonal: trailing mean x (last year's mean of the 28 days centred on the interval / of the 28 days before
+    # the origin); periodic, so the latter is the trailing mean itself: d = mean of days 800-364-11 .. +28
+    start = 800 - 364 + round((7 - 28) / 2)
+    assert stats["mean_daily_demand"].iloc[0] == pytest.approx(swing[start : start + 28].mean())
+    assert stats["mean_daily_demand"].iloc[1] == pytest.approx(flat[-28:].mean())

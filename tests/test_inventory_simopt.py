@@ -132,11 +132,20 @@ def test_nightly_plan_takes_the_searched_levels_where_the_replay_picked_them(spa
     from skuplan.inventory.plan import plan_policy
     from skuplan.inventory.spark import PLAN, _to_arrow, schema_of, with_searched_levels
 
-    plan = plan_policy(pd.concat([one_series(item_id="a"), one_series(item_id="b")]), InventoryConfig(policy="sQ"))
+    plan = plan_policy(
+        pd.concat([one_series(item_id="a"), one_series(item_id="b")]), InventoryConfig(policy="sQ")
+    )
     policy_df = spark.createDataFrame(_to_arrow(plan, PLAN).to_pandas(), schema_of(PLAN))
     backtest = spark.createDataFrame(
-        pd.DataFrame({"item_id": ["a", "b"], "region_id": "r1", "policy_source": ["analytic", "simopt"],
-                      "simopt_shift_sigma": [1.0, 1.5], "simopt_lot_multiplier": [1.0, 0.5]})  # fmt: skip
+        pd.DataFrame(
+            {
+                "item_id": ["a", "b"],
+                "region_id": "r1",
+                "policy_source": ["analytic", "simopt"],
+                "simopt_shift_sigma": [1.0, 1.5],
+                "simopt_lot_multiplier": [1.0, 0.5],
+            }
+        )  # fmt: skip
     )
     out = with_searched_levels(policy_df, backtest).toPandas().set_index("item_id")
     a, b = plan.set_index("item_id").loc["a"], plan.set_index("item_id").loc["b"]
@@ -145,4 +154,7 @@ def test_nightly_plan_takes_the_searched_levels_where_the_replay_picked_them(spa
     s_b, q_b = b["reorder_point"] + 1.5 * b["sigma_protection"], np.round(b["order_qty_policy"] * 0.5)
     assert out.loc["b", "reorder_point"] == pytest.approx(s_b) and out.loc["b", "order_qty_policy"] == q_b
     assert out.loc["b", "order_up_to"] == pytest.approx(s_b + q_b)
-    assert "levels: simulation-optimised (shift +1.50 sigma, lot x0.5), they won the replay" in out.loc["b", "message"]
+    assert (
+        "levels: simulation-optimised (shift +1.50 sigma, lot x0.5), they won the replay"
+        in out.loc["b", "message"]
+    )

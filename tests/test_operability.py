@@ -20,16 +20,16 @@ def log_stream():
     level = root.level
     yield stream
     root.setLevel(level)
+    logging.getLogger("skuplan").setLevel(logging.NOTSET)
     for handler in [h for h in root.handlers if getattr(h, "_skuplan", False)]:
         root.removeHandler(handler)
     logs.enter_run("")
 
 
 def test_json_log_lines_carry_run_id_and_stage_and_spark_jobs_are_labelled(spark, log_stream):
-    logs.configure("json", "INFO", stream=log_stream)
-    logs.configure(
-        "json", "INFO", stream=log_stream
-    )  # again (the CLI does once the config is read): one handler
+    # force: pytest has handlers of its own on the root logger. Twice, as the CLI does: still one handler.
+    logs.configure("json", "INFO", stream=log_stream, force=True)
+    logs.configure("json", "INFO", stream=log_stream, force=True)
     logs.enter_run("2026-01-01-abcd1234")
     logging.getLogger("skuplan").info("before the first stage")
     logs.enter_stage(spark, "2026-01-01-abcd1234", "forecast", dt.date(2026, 1, 1))
@@ -53,7 +53,7 @@ def test_json_log_lines_carry_run_id_and_stage_and_spark_jobs_are_labelled(spark
 
 
 def test_text_log_lines_name_run_and_stage(log_stream):
-    logs.configure("text", "WARNING", stream=log_stream)
+    logs.configure("text", "WARNING", stream=log_stream, force=True)
     logs.enter_run("r1")
     logging.getLogger("skuplan").info("not at WARNING")
     logging.getLogger("skuplan").warning("late sales")
@@ -72,3 +72,17 @@ def test_version_and_log_level_flags(capsys):
     with pytest.raises(SystemExit) as exited:
         build_parser().parse_args(["--log-level", "chatty", "run", "--run-date", "2026-01-01"])
     assert exited.value.code == 2 and "--log-level" in capsys.readouterr().err
+
+
+def test_operational_settings_leave_the_config_hash_alone():
+    # Switching log format, tracking or retention changes no output: a resume must not see "another config".
+    from skuplan.config import Config
+
+    base = Config().fingerprint()
+    ops = {
+        "tracking": {"enabled": False},
+        "logging": {"format": "json"},
+        "maintenance": {"file_retention_days": 30},
+    }
+    assert Config.model_validate(ops).fingerprint() == base
+    assert Config.model_validate({"forecast": {"horizon_days": 14}}).fingerprint() != base

@@ -1,4 +1,5 @@
-"""Command line: `skuplan run`, `skuplan demo`, `skuplan generate-sample`, `skuplan report`.
+"""Command line: `skuplan run`, `skuplan demo`, `skuplan generate-sample`, `skuplan report`, `skuplan maintain`
+(skuplan.cli_ops: it and the global options --version, --log-level, --log-format).
 
 Exit codes: 0 ok, 1 the run failed, 2 bad configuration or input (or no pyspark/Delta to run on).
 

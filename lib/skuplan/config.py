@@ -21,7 +21,7 @@ from skuplan import input_formats
 from skuplan.allocation.config import AllocationConfig
 from skuplan.forecast.config import ForecastConfig
 from skuplan.inventory.config import InventoryConfig
-from skuplan.ops_config import LoggingConfig, MaintenanceConfig, TrackingConfig
+from skuplan.ops_config import OPERATIONAL_SECTIONS, LoggingConfig, MaintenanceConfig, TrackingConfig
 from skuplan.safe_values import check_spark_conf, describe, hidden, redact, validate_path  # noqa: F401 (API)
 from skuplan.stream.config import StreamConfig
 
@@ -236,8 +236,10 @@ class Config(_Strict):
     logging: LoggingConfig = LoggingConfig()
 
     def fingerprint(self) -> str:
-        """Stable hash of the effective config, stored with every run for audit."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Stable hash of the effective config, stored with every run for audit. Leaves out the operational
+        sections (skuplan.ops_config): they change no output, so switching one neither blocks a resume nor
+        changes the hash of a config written before they existed."""
+        blob = json.dumps(self.model_dump(mode="json", exclude=set(OPERATIONAL_SECTIONS)), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

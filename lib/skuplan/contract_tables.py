@@ -75,14 +75,16 @@ _PLAN: tuple[ColumnSpec, ...] = (
     ("lead_time_std_days", "double", True, "sigma_L"),
     ("review_days", "double", True, "review interval r of the policy: continuous_review_days for sQ, "
      "review_period_days else"),
-    ("protection_days", "double", True, "days of demand the reorder level covers: L (sQ, sS with undershoot), "
-     "L + R (RS, sS textbook), L + r (empirical reorder-point policies)"),
-    ("undershoot", "double", True, "expected drop of the position below s at the review that orders: renewal "
-     "limit for sQ, Wald sum from S for sS (0 for RS, empirical methods and undershoot='none')"),
+    ("protection_days", "double", True, "days of demand the reorder level covers: L (sQ, sS with undershoot; "
+     "level_model discrete: every reorder-point row), L + R (RS, sS textbook), L + r (normal model's empirical "
+     "reorder-point rows)"),
+    ("undershoot", "double", True, "expected drop of the position below s at the review that orders: discrete "
+     "model, the mean of its exact distribution (sQ: position uniform on s+1..s+Q; sS: first passage from S); "
+     "normal model, renewal limit for sQ, Wald sum from S for sS (0 for RS, empirical methods, undershoot='none')"),
     ("sigma_ltd", "double", True, "sqrt(P sigma_d^2 + d^2 sigma_L^2) with P = L for sQ, L + R for RS/sS "
      "(textbook); with the forecast-error profile P sigma_d^2 = (err_sigma_1d P^err_sum_exponent)^2"),
     ("sigma_protection", "double", True, "sigma of the demand the safety stock buffers (sigma_ltd plus "
-     "undershoot variance)"),
+     "undershoot variance; discrete model: sd of the exact lead-time demand + undershoot, or of D_{L+R} for RS)"),
     ("service_level", "double", True, "target: segment override, else item, else config default"),
     ("service_type", "string", True, "csl (P(no stockout per cycle)) | fill_rate (share of demand served from "
      "stock)"),
@@ -91,8 +93,9 @@ _PLAN: tuple[ColumnSpec, ...] = (
     ("z_capped", "bool", True, "True when the target needed z > z_max (service level too close to 1)"),
     ("safety_stock", "double", True, "SS = z * sigma_protection (>= 0 unless z_min < 0): expected net stock when "
      "a replenishment arrives"),
-    ("reorder_point", "double", True, "s: order when position <= s; d * P + undershoot + SS. RS: equals S (order "
-     "when < S)"),
+    ("reorder_point", "double", True, "s: order when position <= s; mean protected demand + undershoot + SS "
+     "(discrete model: a whole number of units, the forecast summed over P from the run date). RS: equals S "
+     "(order when < S)"),
     ("order_up_to", "double", True, "S: RS/sS order-up-to level; sQ: s + Q, the highest position the policy "
      "reaches"),
     ("eoq", "double", True, "sqrt(2 K D / h), D = d * days_per_year, h = unit_cost * holding_rate (unrounded)"),

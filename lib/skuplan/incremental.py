@@ -51,13 +51,15 @@ def basis(cfg: Config, accepted_items: DataFrame) -> str:
     items = sorted(r["item_id"] for r in accepted_items.select("item_id").distinct().collect())
     # Not the sales path: a nightly export may land in a new folder each night, holding the old days as well.
     layout = cfg.inputs.sales.model_dump(mode="json", exclude={"path"})
-    blob = json.dumps({"quality": cfg.quality.model_dump(mode="json"), "sales": layout, "items": items},
-                      sort_keys=True)
+    blob = json.dumps(
+        {"quality": cfg.quality.model_dump(mode="json"), "sales": layout, "items": items}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def plan_window(spark: SparkSession, cfg: Config, run_date: dt.date, scenario: str, basis_now: str,
-                full_refresh: bool) -> Window:
+def plan_window(
+    spark: SparkSession, cfg: Config, run_date: dt.date, scenario: str, basis_now: str, full_refresh: bool
+) -> Window:
     if full_refresh:
         return Window(None, "full refresh (--full-refresh)")
     if not cfg.inputs.incremental:
@@ -66,14 +68,20 @@ def plan_window(spark: SparkSession, cfg: Config, run_date: dt.date, scenario: s
     if state is None or not tables.exists(spark, tables.table_ref(cfg, HISTORY)):
         return Window(None, f"full refresh (no sales history of scenario {scenario} yet)")
     if state["basis"] != basis_now:
-        return Window(None, "full refresh (quality config, sales input or accepted items changed since run "
-                            f"{state['run_id']})")
+        return Window(
+            None,
+            "full refresh (quality config, sales input or accepted items changed since run "
+            f"{state['run_id']})",
+        )
     if run_date < state["run_date"]:
         return Window(None, f"full refresh (run_date before the last night's, {state['run_date']})")
     if run_date == state["run_date"]:  # a rerun of the last night validates what that night validated
         since = state["since_date"]
-        return Window(since, "rerun of the last night: " + ("full refresh" if since is None else
-                                                             f"incremental, sales dated after {since}"))
+        return Window(
+            since,
+            "rerun of the last night: "
+            + ("full refresh" if since is None else f"incremental, sales dated after {since}"),
+        )
     return Window(state["through_date"], f"incremental, sales dated after {state['through_date']}")
 
 
@@ -85,13 +93,17 @@ def last_state(spark: SparkSession, cfg: Config, scenario: str) -> dict | None:
     return rows[0].asDict() if rows else None
 
 
-def history_stats(spark: SparkSession, cfg: Config, window: Window, scenario: str) -> tuple[int, dt.date | None,
-                                                                                             dt.date | None]:
+def history_stats(
+    spark: SparkSession, cfg: Config, window: Window, scenario: str
+) -> tuple[int, dt.date | None, dt.date | None]:
     """Rows, first and last day of the history an incremental night keeps (dated on or before its watermark)."""
     if window.full:
         return 0, None, None
-    row = history(spark, cfg, scenario, window.since).agg(
-        F.count("*").alias("n"), F.min("date").alias("first"), F.max("date").alias("last")).first()
+    row = (
+        history(spark, cfg, scenario, window.since)
+        .agg(F.count("*").alias("n"), F.min("date").alias("first"), F.max("date").alias("last"))
+        .first()
+    )
     return row["n"], row["first"], row["last"]
 
 
@@ -102,14 +114,19 @@ def history(spark: SparkSession, cfg: Config, scenario: str, through: dt.date) -
     return df.where((F.col("scenario") == scenario) & (F.col("date") <= F.lit(through))).select(*names)
 
 
-def earlier_quarantine(spark: SparkSession, cfg: Config, run_date: dt.date, scenario: str) -> DataFrame | None:
+def earlier_quarantine(
+    spark: SparkSession, cfg: Config, run_date: dt.date, scenario: str
+) -> DataFrame | None:
     """(source, payload, reason_code) of the scenario's quarantine rows of earlier run_dates (None: no table)."""
     ref = tables.table_ref(cfg, "quarantine")
     if not tables.exists(spark, ref):
         return None
-    return (tables.read(spark, ref)
-            .where((F.col("scenario") == scenario) & (F.col("run_date") < F.lit(run_date)))
-            .select("source", "payload", "reason_code").distinct())
+    return (
+        tables.read(spark, ref)
+        .where((F.col("scenario") == scenario) & (F.col("run_date") < F.lit(run_date)))
+        .select("source", "payload", "reason_code")
+        .distinct()
+    )
 
 
 def commit(ctx, accepted: DataFrame, window: Window, basis_now: str) -> None:
@@ -118,15 +135,29 @@ def commit(ctx, accepted: DataFrame, window: Window, basis_now: str) -> None:
     spark, cfg, scenario = ctx.spark, ctx.cfg, ctx.scenario
     rows = accepted.select("*", F.lit(scenario).alias("scenario"))
     ref = io.create_table(rows, cfg, HISTORY, partition_by=("scenario",))
-    where = f"scenario = '{scenario}'" + ("" if window.full else f" AND date > DATE'{window.since.isoformat()}'")
+    where = f"scenario = '{scenario}'" + (
+        "" if window.full else f" AND date > DATE'{window.since.isoformat()}'"
+    )
     tables.save(rows.write.format("delta").mode("overwrite").option("replaceWhere", where), ref)
     version, written = io.last_commit(spark, ref)
     ctx.record.table_versions[HISTORY] = version
-    state = spark.createDataFrame([{
-        "scenario": scenario, "run_date": ctx.run_date, "since_date": window.since, "through_date": ctx.cutoff,
-        "basis": basis_now, "run_id": ctx.run_id, "updated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-    }], struct_type(contract(STATE)))
+    state = spark.createDataFrame(
+        [
+            {
+                "scenario": scenario,
+                "run_date": ctx.run_date,
+                "since_date": window.since,
+                "through_date": ctx.cutoff,
+                "basis": basis_now,
+                "run_id": ctx.run_id,
+                "updated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            }
+        ],
+        struct_type(contract(STATE)),
+    )
     state_ref = io.create_table(state, cfg, STATE)
-    tables.save(state.write.format("delta").mode("overwrite").option("replaceWhere", f"scenario = '{scenario}'"),
-                state_ref)
+    tables.save(
+        state.write.format("delta").mode("overwrite").option("replaceWhere", f"scenario = '{scenario}'"),
+        state_ref,
+    )
     log.info("  merged %d sales rows into %s (%s)", written, HISTORY, window.why)

@@ -8,7 +8,6 @@ import json
 import os
 import re
 
-from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -237,17 +236,13 @@ def _create_if_absent(df: DataFrame, ref: tables.TableRef, name: str, partitione
         for f in df.schema.fields
         if not (partitioned and f.name in PARTITION_COLUMNS)
     ]
-    builder = tables.builder_at(DeltaTable.createIfNotExists(spark), ref).comment(table_comment(name))
-    builder = builder.addColumns(T.StructType(fields))
     if partitioned:
-        builder = (builder.addColumn("run_date", "DATE", comment=comments["run_date"])
-                   .addColumn("scenario", "STRING", comment=SCENARIO_COMMENT).partitionedBy(*PARTITION_COLUMNS))
-    elif partition_by:
-        builder = builder.partitionedBy(*partition_by)
+        fields += [T.StructField("run_date", T.DateType(), True, {"comment": comments["run_date"]}),
+                   T.StructField("scenario", T.StringType(), True, {"comment": SCENARIO_COMMENT})]
     # Retention, auto-compaction and the CHECK constraints, in the create commit (retention: config.maintenance).
-    for key, value in table_setup.creation_properties(name, df.columns, retention or MaintenanceConfig()).items():
-        builder = builder.property(key, value)
-    builder.execute()
+    properties = table_setup.creation_properties(name, df.columns, retention or MaintenanceConfig())
+    tables.create(spark, ref, T.StructType(fields), PARTITION_COLUMNS if partitioned else partition_by,
+                  table_comment(name), properties)
 
 
 def create_table(df: DataFrame, cfg: Config, name: str, partition_by: tuple[str, ...] = ()) -> tables.TableRef:
@@ -260,8 +255,10 @@ def create_table(df: DataFrame, cfg: Config, name: str, partition_by: tuple[str,
 
 
 def last_commit(spark: SparkSession, ref: tables.TableRef) -> tuple[int, int]:
-    """Version and rows written of the table's latest commit, from the Delta log (no data scan)."""
-    row = tables.delta_table(spark, ref).history(1).select("version", "operationMetrics").first()
+    """Version and rows written of the table's latest write, from the Delta log (no data scan). Auto compaction
+    (delta.autoOptimize.autoCompact) may commit an OPTIMIZE right after a write: that is not the write."""
+    row = (tables.delta_table(spark, ref).history(5).where(F.col("operation") != "OPTIMIZE")
+           .orderBy(F.col("version").desc()).select("version", "operationMetrics").first())
     return int(row["version"]), int((row["operationMetrics"] or {}).get("numOutputRows", 0))
 
 

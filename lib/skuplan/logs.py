@@ -12,12 +12,24 @@ import contextvars
 import datetime as dt
 import json
 import logging
+import sys
 
 _RUN_ID: contextvars.ContextVar[str] = contextvars.ContextVar("skuplan_run_id", default="")
 _STAGE: contextvars.ContextVar[str] = contextvars.ContextVar("skuplan_stage", default="")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(run_id)s %(stage)s]: %(message)s"
 # Loggers of libraries that are chatty at INFO: kept at WARNING unless --log-level DEBUG.
 _QUIET = ("py4j", "urllib3", "mlflow", "git", "alembic")
+
+
+class _CurrentStderr:
+    """sys.stderr as it is when a line is written, not when the handler was made (a test runner or notebook
+    replaces sys.stderr; a handler holding the old one would write to a closed stream)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 class _RunFields(logging.Filter):
@@ -44,20 +56,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure(fmt: str = "text", level: str = "INFO", stream=None) -> None:
-    """(Re)configure the root logger: one stream handler with the format asked for. Idempotent: calling it again
-    (the CLI does once the config is read) replaces the handler instead of adding a second one."""
+def configure(fmt: str = "text", level: str = "INFO", stream=None, force: bool = False) -> None:
+    """Log lines of skuplan at `level`, as text or JSON. Like logging.basicConfig, the handler is installed only
+    where the process has not configured logging itself (a test runner, a notebook): there skuplan's lines go to
+    the handlers already in place, unless `force`. Idempotent: calling it again (the CLI does once the config is
+    read) replaces skuplan's handler instead of adding a second one."""
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_skuplan", False)]:
+    ours = [h for h in root.handlers if getattr(h, "_skuplan", False)]
+    logging.getLogger("skuplan").setLevel(level)
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    if len(ours) < len(root.handlers) and not force:
+        return
+    for handler in ours:
         root.removeHandler(handler)
-    handler = logging.StreamHandler(stream)  # None: stderr
+    handler = logging.StreamHandler(stream or _CurrentStderr())
     handler._skuplan = True  # type: ignore[attr-defined]
     handler.addFilter(_RunFields())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
-    for name in _QUIET:
-        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
 
 
 def enter_run(run_id: str) -> None:

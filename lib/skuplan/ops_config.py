@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# Config sections that change how the job is operated, never what it computes (skuplan.config.Config.fingerprint).
+OPERATIONAL_SECTIONS = ("maintenance", "tracking", "logging")
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
+from pyspark.sql import types as T
 
 from skuplan.config import Config, check_identifier, validate_path
 
@@ -71,6 +72,34 @@ def save(writer: DataFrameWriter, ref: TableRef) -> None:
         writer.save(ref.path)
 
 
-def builder_at(builder, ref: TableRef):
-    """A DeltaTableBuilder pointed at the table: a catalog name, or a location."""
-    return builder.tableName(ref.qualified) if ref.qualified else builder.location(ref.path)
+def create(
+    spark: SparkSession,
+    ref: TableRef,
+    schema: T.StructType,
+    partition_by: tuple[str, ...],
+    comment: str,
+    properties: dict[str, str],
+) -> None:
+    """Create the Delta table unless it exists, in one commit: columns (with their comments and NOT NULL), partition
+    columns, table comment and properties. A name goes through SQL: Delta's table builder takes two-part names
+    only, and Unity Catalog names have three."""
+    if ref.path:
+        builder = DeltaTable.createIfNotExists(spark).location(ref.path).comment(comment).addColumns(schema)
+        if partition_by:
+            builder = builder.partitionedBy(*partition_by)
+        for key, value in properties.items():
+            builder = builder.property(key, value)
+        builder.execute()
+        return
+    columns = spark._jvm.org.apache.spark.sql.types.DataType.fromJson(schema.json()).toDDL()
+    parts = f" PARTITIONED BY ({', '.join(f'`{c}`' for c in partition_by)})" if partition_by else ""
+    props = ", ".join(f"{_sql_text(k)} = {_sql_text(v)}" for k, v in properties.items())
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS {ref.sql} ({columns}) USING DELTA{parts} COMMENT {_sql_text(comment)}"
+        + (f" TBLPROPERTIES ({props})" if props else "")
+    )
+
+
+def _sql_text(value: str) -> str:
+    """A SQL string literal (the comments and properties come from the code's contracts, quoted all the same)."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"

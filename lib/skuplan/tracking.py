@@ -26,7 +26,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from skuplan import __version__, io
+from skuplan import __version__, io, tables
 from skuplan.config import Config, ConfigError
 
 LOCAL_STORE = "_mlflow"  # folder under outputs.root: not a Delta table (no _delta_log), readers skip it
@@ -95,17 +95,25 @@ def run_metrics(
     metrics["seconds_total"] = sum(float(r["seconds"]) for r in runs)
     status = "failed" if any(r["status"] != "ok" for r in runs) else "ok"
 
-    def table(name: str) -> DataFrame:
+    def table(name: str) -> DataFrame | None:
+        """The run's rows, or None for a table the run did not write (policy_backtest with the replay off)."""
+        if not tables.exists(spark, tables.table_ref(cfg, name)):
+            return None
         return io.read_table(spark, cfg, name, run_date, scenario=scenario)
 
-    chosen = sorted(r["model"] for r in table("forecast_status").select("model").distinct().collect())
+    status_rows = table("forecast_status")
+    chosen = [] if status_rows is None else status_rows.select("model").distinct().collect()
+    chosen = sorted(r["model"] for r in chosen)
     params = {
         "config_hash": runs[0]["config_hash"], "run_date": run_date.isoformat(), "skuplan_run_id": run_id,
         "scenario": scenario, "forecast_model": cfg.forecast.model, "models_chosen": ",".join(chosen),
         "horizon_days": str(cfg.forecast.horizon_days), "skuplan_version": __version__,
     }  # fmt: skip
-    metrics.update(_wape_by_class(table("forecast_metrics"), table("forecast_status")))
-    metrics.update(_achieved_service(table("policy_backtest")))
+    backtest, replay = table("forecast_metrics"), table("policy_backtest")
+    if backtest is not None and status_rows is not None:
+        metrics.update(_wape_by_class(backtest, status_rows))
+    if replay is not None:
+        metrics.update(_achieved_service(replay))
     return params, {k: v for k, v in metrics.items() if v is not None and math.isfinite(v)}, status
 
 

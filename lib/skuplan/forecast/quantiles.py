@@ -91,11 +91,12 @@ def zero_fraction(y: np.ndarray, days: int = 56) -> np.ndarray:
 class TailCalibration:
     """Conformal quantiles whose tails are re-scaled so the batch's misses match the nominal levels.
 
-    Residual quantiles from 3 folds under-cover (a fold's 28 residuals share one level error, so the effective
+    Residual quantiles from a few folds under-cover (a fold's residuals share one level error, so the effective
     sample is small, and the future drifts). So each tail offset is written as center + lam_q * (offset_q -
-    center), center = the 0.5 offset, and lam_q is chosen so that, on the LAST backtest fold with offsets from
-    the earlier folds only (forward in time, as in production), the share of actuals below q (above q for
-    q > 0.5) equals q (1 - q), pooled over the series of a demand class (the whole batch when the class has
+    center), center = the 0.5 offset, and lam_q is chosen so that, on each of the last CAL_FOLDS backtest folds
+    with offsets from its earlier folds only (at most OFFSET_FOLDS of them: forward in time, as in production,
+    where the final forecast's offsets come from the latest OFFSET_FOLDS folds), the share of actuals below q
+    (above q for q > 0.5) equals q (1 - q), pooled over the series of a demand class (the classes with
     < MIN_POINTS points: the small classes pooled). The band is one promise, q_hi - q_lo coverage: where the
     lower bound misses less than its share (floored at zero, it cannot miss), the shortfall is given to the
     upper tail (at most doubling its miss share), so intermittent classes are not over-covered.
@@ -103,6 +104,8 @@ class TailCalibration:
     """
 
     MIN_POINTS = 200
+    OFFSET_FOLDS = 3  # forward offsets from the latest folds only (older folds had less history)
+    CAL_FOLDS = 2  # folds the tails are calibrated on (the latest ones); one fold's period is a noisy sample
 
     def __init__(self, levels, min_res: int):
         self.levels = np.asarray(levels, dtype=float)
@@ -113,6 +116,10 @@ class TailCalibration:
         self.lam = None
 
     def offsets(self, R, scale, h, exclude_fold=None) -> np.ndarray:
+        if (
+            exclude_fold is None
+        ):  # forward use: the latest folds, fitted on the most history, like the final fit
+            R = R[-self.OFFSET_FOLDS :]
         return conformal_offsets(R, scale, self.ext, h, self.min_res, exclude_fold)
 
     def quantiles(self, yhat, off, p0) -> np.ndarray:
@@ -121,15 +128,23 @@ class TailCalibration:
         q = (yhat + center)[..., None] + self.lam[None] * (off[..., self.idx] - center[..., None])
         return np.where(p0[None, :, None] >= self.levels[None, None, :], 0.0, q)
 
-    def fit(self, R, fold_yhat, A, scale, groups, p0_last) -> TailCalibration:
-        n = R.shape[2]
+    def fit(self, R, fold_yhat, A, scale, groups, p0_folds) -> TailCalibration:
+        """lam per series and level from the last CAL_FOLDS folds, each with offsets from its earlier folds.
+
+        p0_folds: (folds, n) recent zero share before each fold's cut-off."""
+        n, F = R.shape[2], R.shape[0]
         self.lam = np.ones((n, len(self.levels)))
-        if R.shape[0] < 2:
+        if F < 2:
             return self
-        off = self.offsets(R[:-1], scale, R.shape[1])
-        center = fold_yhat[-1] + off[..., self.j50]
-        y = A[-1]
-        ok = np.isfinite(R[-1]) & np.isfinite(center)  # R is NaN for series whose final fit failed
+        parts = []  # per calibration fold: (offsets (S, n, next), center (S, n), actuals (S, n), ok, p0 (n,))
+        for k in range(max(1, F - self.CAL_FOLDS), F):
+            off_k = self.offsets(R[:k], scale, R.shape[1])
+            center_k = fold_yhat[k] + off_k[..., self.j50]
+            ok_k = np.isfinite(R[k]) & np.isfinite(center_k)  # R is NaN for series whose final fit failed
+            parts.append((off_k, center_k, A[k], ok_k, p0_folds[k]))
+        off, center, y = (np.concatenate([p[i] for p in parts]) for i in range(3))
+        ok = np.concatenate([p[3] for p in parts])
+        p0_last = np.concatenate([np.broadcast_to(p[4], p[3].shape) for p in parts])
         lower_miss: dict[float, dict] = {}  # level -> group -> share of points below the fitted lower bound
         order = np.argsort(np.abs(self.levels - 0.5) * 10 + (self.levels > 0.5))  # each lower before its pair
         for j in order:
@@ -142,7 +157,7 @@ class TailCalibration:
             miss_anyway = (y < center) if lv < 0.5 else (y > center)
             r = np.where(d == 0, np.where(miss_anyway, np.inf, -np.inf), r)
             if lv < 0.5:
-                r = np.where(p0_last[None, :] >= lv, -np.inf, r)  # zero-floored: can never miss below
+                r = np.where(p0_last >= lv, -np.inf, r)  # zero-floored: can never miss below
             pair = lower_miss.get(round(1.0 - lv, 9)) if lv > 0.5 else None
             for g, cols in self._groups(groups, ok):
                 pts = r[:, cols][ok[:, cols]]

@@ -159,7 +159,7 @@ def _conformal(ctx: Ctx, yhat, R, fold_yhat) -> tuple[np.ndarray, np.ndarray]:
     """Tail-calibrated conformal quantiles of the final forecast and (leave-one-fold-out) of each fold's."""
     B, S = ctx.cfg.backtest, ctx.cfg.backtest_horizon
     cal = TailCalibration(ctx.levels, ctx.cfg.conformal_min_residuals)
-    cal.fit(R, fold_yhat, ctx.A, ctx.scale, ctx.dclass, ctx.p0_folds[-1])
+    cal.fit(R, fold_yhat, ctx.A, ctx.scale, ctx.dclass, ctx.p0_folds)
     q = cal.quantiles(yhat, cal.offsets(R, ctx.scale, ctx.cfg.horizon_days), ctx.p0)
     fold_q = np.stack(
         [

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from skuplan.inventory.simopt_config import SimOptConfig
+
 PolicyName = Literal["sQ", "RS", "sS"]
 POLICIES: tuple[str, ...] = ("sQ", "RS", "sS")
 DEMAND_CLASSES: tuple[str, ...] = ("smooth", "erratic", "intermittent", "lumpy")
@@ -70,8 +72,9 @@ class ReplayConfig(_Strict):
     # The replay's stand-in forecast: trailing mean over this many days (sparse: intermittent/lumpy).
     forecast_window_days: int = Field(28, ge=1)
     forecast_window_days_sparse: int = Field(91, ge=1)
-    # Re-fit the policy every this many days during the hold-out (the nightly job does); 0 = never.
-    replan_every_days: int = Field(0, ge=0)
+    # Re-fit the policy every this many days during the hold-out, as the nightly job re-plans (weekly: a plan
+    # held through a seasonal half-year misses by ~10 pp, issue 14); 0 = never.
+    replan_every_days: int = Field(7, ge=0)
     # Days at the start of the hold-out that are simulated but not scored (lets the warm start settle).
     warmup_days: int = Field(0, ge=0)
     # Initial on hand (no pipeline): "auto" = reorder_point + Q/2 for sQ (mid-cycle), order_up_to for RS/sS.
@@ -142,6 +145,9 @@ class InventoryConfig(_Strict):
     bootstrap_window_days: int = Field(365, ge=28)
     # Fewer non-zero days than this in the window: too little to resample, fall back to negbin.
     bootstrap_min_nonzero: int = Field(5, ge=1)
+    # Exact discrete levels: the history's law weighs n / (n + this) against the moment-fitted negative binomial,
+    # n = days of demand in the window (a handful of lumps under-states the tail; 0 = history only).
+    bootstrap_prior_nonzero: int = Field(20, ge=0)
     # Resampled history is rescaled to the forecast mean (shape from history, level from the forecast).
     bootstrap_rescale: bool = True
     z_max: float = Field(5.0, gt=0, le=10, description="safety factor cap for near-1 service levels")
@@ -162,6 +168,8 @@ class InventoryConfig(_Strict):
     kmeans: KMeansConfig = KMeansConfig()
     alerts: AlertThresholds = AlertThresholds()
     replay: ReplayConfig = ReplayConfig()
+    # Simulation-optimised levels searched in the replay (skuplan.inventory.simopt), beside the analytic ones.
+    simopt: SimOptConfig = SimOptConfig()
     seed: int = 42
 
     @field_validator("abc_cutoffs")

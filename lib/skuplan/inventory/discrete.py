@@ -15,12 +15,12 @@ order when the position is <= s, an order placed at the end of day t lands at th
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betainc, gammaincc, gammaln, ndtr
+from scipy.special import betainc, gammaincc, gammaln, ndtr, ndtri
 
 MAX_CELLS = 2048
 # (s, S): the first-passage undershoot is computed exactly up to this many cells between S and s; beyond,
 # the renewal limit P(U = j) = P(X > j) / E[X] is exact to far below the grid's resolution.
-MAX_EXACT_DISTANCE = 1024
+MAX_EXACT_DISTANCE = 2048
 
 
 def grid_unit(upper, max_cells: int = MAX_CELLS) -> np.ndarray:
@@ -62,13 +62,13 @@ def moment_pmf(mean, var, unit, n_cells: int, normal) -> np.ndarray:
     normal = np.broadcast_to(np.asarray(normal, dtype=bool), mean.shape)
     unit = np.asarray(unit, dtype=float)
     pmf = np.zeros((len(mean), n_cells))
-    ones = unit == 1
-    counts = (
-        ones & ~normal & (mean > 0)
-    )  # whole units, count law: its pmf directly (far cheaper than the cdf)
+    # whole units and a count law: its pmf directly (far cheaper than the cdf)
+    counts = (unit == 1) & ~normal & (mean > 0)
     if counts.any():
         pmf[counts] = _count_pmf(mean[counts], var[counts], n_cells)
-    rest = ~counts
+    if normal.any():
+        pmf[normal] = _normal_pmf(mean[normal], var[normal], unit[normal], n_cells)
+    rest = ~counts & ~normal
     if rest.any():
         k = np.arange(n_cells, dtype=float)[None, :]
         u = unit[rest][:, None]
@@ -77,6 +77,29 @@ def moment_pmf(mean, var, unit, n_cells: int, normal) -> np.ndarray:
         cdf[:, -1] = 1.0
         pmf[rest] = np.diff(cdf, axis=1, prepend=0.0)
     return np.maximum(pmf, 0.0)
+
+
+def _normal_pmf(mean, var, unit, n_cells: int) -> np.ndarray:
+    """Discretised normal (continuity-corrected, negatives folded into cell 0, tail into the last cell), the
+    normal cdf evaluated only on each row's band mean +- 11 sd (past it the mass is below 1e-27)."""
+    n = len(mean)
+    sd = np.sqrt(var)
+    lo = np.clip(np.floor((mean - 11 * sd) / unit) - 1, 0, n_cells - 1).astype(int)
+    width = int(min(n_cells, np.max(np.ceil(22 * sd / unit)) + 4))
+    k = lo[:, None] + np.arange(-1, width)[None, :]  # the cell before the band gives its lower edge
+    edge = np.ceil(k * unit[:, None] + unit[:, None] / 2.0) - 1.0  # last integer of cell k
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = edge + 0.5 - mean[:, None]
+        safe = np.where(sd > 0, sd, 1.0)[:, None]
+        z = np.where(sd[:, None] > 0, x / safe, np.where(x >= 0, np.inf, -np.inf))
+    cdf = ndtr(z)
+    cdf[:, 0] = np.where(lo > 0, cdf[:, 0], 0.0)  # band at cell 0: everything below it folds into cell 0
+    band = np.diff(cdf, axis=1)
+    cells = np.minimum(k[:, 1:], n_cells - 1)
+    pmf = np.zeros((n, n_cells))
+    np.add.at(pmf, (np.repeat(np.arange(n), width), cells.ravel()), band.ravel())
+    pmf[:, -1] += np.maximum(1.0 - pmf.sum(axis=1), 0.0)
+    return pmf
 
 
 def _count_pmf(mean, var, n_cells: int) -> np.ndarray:
@@ -121,6 +144,63 @@ def power(step: np.ndarray, times) -> np.ndarray:
     size = 1 << int(np.ceil(np.log2(2 * n_cells)))
     full = np.fft.irfft(np.fft.rfft(step, size) ** times[:, None], size)
     out = np.maximum(full[:, :n_cells], 0.0)
+    out[:, -1] += np.maximum(1.0 - out.sum(axis=1), 0.0)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def scale_frequency(day: np.ndarray, factor) -> np.ndarray:
+    """A day's pmf with its mean times `factor`, by changing how often demand occurs, not its size: P(X = j)
+    times factor for j > 0, the rest at 0. Where that would need more than every day (factor * P(X > 0) > 1),
+    every day has demand and the sizes grow by the remaining factor (mass split between neighbouring cells so
+    the mean is exact)."""
+    f = np.asarray(factor, dtype=float)
+    nonzero = 1.0 - day[:, 0]
+    out = day * f[:, None]
+    out[:, 0] = 1.0 - f * nonzero
+    over = f * nonzero > 1.0
+    if over.any():
+        sizes = day[over].copy()
+        sizes[:, 0] = 0.0
+        sizes /= np.maximum(nonzero[over], 1e-300)[:, None]
+        grow = (f * nonzero)[over]
+        n_cells = day.shape[1]
+        pos = np.arange(n_cells)[None, :] * grow[:, None]
+        low = np.minimum(np.floor(pos).astype(int), n_cells - 1)
+        high = np.minimum(low + 1, n_cells - 1)
+        w_high = np.where(high > low, pos - low, 0.0)
+        scaled = np.zeros_like(sizes)
+        rows = np.repeat(np.arange(len(sizes)), n_cells)
+        np.add.at(scaled, (rows, low.ravel()), (sizes * (1 - w_high)).ravel())
+        np.add.at(scaled, (rows, high.ravel()), (sizes * w_high).ravel())
+        out[over] = scaled
+    return np.maximum(out, 0.0)
+
+
+def lead_time_weights(lead, lead_sd, points: int = 41):
+    """(days 0 .. D-1, (n, D) probabilities) of whole-day lead times: N(L, sL) rounded stochastically (the
+    fraction is the chance of the next whole day), at least 0 days. Exact for sL = 0; otherwise integrated on
+    `points` normal quantiles."""
+    lead, sd = np.asarray(lead, dtype=float), np.asarray(lead_sd, dtype=float)
+    u = (np.arange(points) + 0.5) / points
+    x = np.maximum(lead[:, None] + sd[:, None] * np.where(sd[:, None] > 0, ndtri(u)[None, :], 0.0), 0.0)
+    days = np.arange(int(np.ceil(x.max(initial=0.0))) + 2)
+    w = np.maximum(1.0 - np.abs(x[:, :, None] - days[None, None, :]), 0.0).mean(axis=1)  # triangular kernel
+    return days, w / w.sum(axis=1, keepdims=True)
+
+
+def lead_time_demand(day: np.ndarray, lead, lead_sd) -> np.ndarray:
+    """pmf of the demand of a random whole number of i.i.d. days (lead_time_weights), by one FFT: the grid
+    must hold the longest lead time's demand."""
+    days, w = lead_time_weights(lead, lead_sd)
+    n_cells = day.shape[1]
+    size = 1 << int(np.ceil(np.log2(2 * n_cells)))
+    f = np.fft.rfft(day, size)
+    acc = np.zeros_like(f)
+    power_k = np.ones_like(f)
+    for k in days:  # sum_k w_k F^k
+        acc += w[:, k][:, None] * power_k
+        power_k = power_k * f
+    out = np.maximum(np.fft.irfft(acc, size)[:, :n_cells], 0.0)
     out[:, -1] += np.maximum(1.0 - out.sum(axis=1), 0.0)
     return out / out.sum(axis=1, keepdims=True)
 

@@ -37,7 +37,15 @@ class LevelRows:
     z_min: float  # the level stays within E[P] + [z_min, z_max] * sd(P), P the protected demand (D_L + U or
     z_max: float  # D_{L+R}); z_min < 0 lets a fill-rate level go below the mean
     l_samples: np.ndarray | None = None  # (n, B) draws of D_L (NaN rows: use the moments)
-    day_samples: np.ndarray | None = None  # (n, W) daily demands to resample X from (NaN rows: moments)
+    # (n, W) days of history (NaN rows: moments): X and, without l_samples, D_L are sums of i.i.d. days drawn
+    # from them, exactly (the bootstrap's law without its Monte Carlo noise), their mean times day_scale by
+    # frequency (discrete.scale_frequency), over lead times N(lead, lead_sd) in whole days.
+    day_samples: np.ndarray | None = None
+    day_scale: np.ndarray | None = None
+    # weight of the history's law against the moment-fitted one (NB / Poisson), per row (1: history only)
+    day_weight: np.ndarray | None = None
+    lead: np.ndarray | None = None
+    lead_sd: np.ndarray | None = None
     lot_candidates: np.ndarray | None = None  # (n, C) lots for the joint (s, Q) search (NaN: not a candidate)
     order_cost: np.ndarray | None = None
     holding_per_day: np.ndarray | None = None
@@ -68,7 +76,14 @@ def _pmfs(rows: LevelRows, idx: np.ndarray):
             has_l, np.maximum(upper, np.nanmax(np.where(has_l[:, None], ls, 0), axis=1) * 1.5 + 12), upper
         )
     if has_d.any():
-        top = np.nanmax(np.where(has_d[:, None], days, 0), axis=1) * rows.review[idx] * 2
+        k = rows.day_scale[idx] if rows.day_scale is not None else np.ones(len(idx))
+        with np.errstate(invalid="ignore"):
+            d_max = np.nanmax(np.where(has_d[:, None], days, 0), axis=1) * np.maximum(k, 1.0)
+            d1, d2 = (np.nanmean(np.where(has_d[:, None], days**p, 0), axis=1) * k for p in (1, 2))
+        longest = (
+            rows.lead[idx] + 4 * rows.lead_sd[idx] + 1 + rows.review[idx] if rows.lead is not None else 0
+        )
+        top = longest * d1 + 12 * np.sqrt(longest * d2) + 3 * d_max + d_max * rows.review[idx]
         upper = np.where(has_d, upper + top, upper)
     unit = ds.grid_unit(upper)
     n_cells = int(min(ds.MAX_CELLS, 1 << int(np.ceil(np.log2(np.max(upper / unit) + 2)))))
@@ -84,7 +99,16 @@ def _pmfs(rows: LevelRows, idx: np.ndarray):
         cells = np.clip(np.rint(np.nan_to_num(daily) / unit[has_d][:, None]), 0, n_cells - 1).astype(int)
         np.add.at(one, (np.nonzero(valid)[0], cells[valid]), 1.0)
         one /= one.sum(axis=1, keepdims=True)
-        step[has_d] = ds.power(one, np.round(rows.review[idx][has_d]).astype(int))
+        if rows.day_scale is not None:
+            one = ds.scale_frequency(one, rows.day_scale[idx][has_d])
+        w = rows.day_weight[idx][has_d][:, None] if rows.day_weight is not None else 1.0
+        step[has_d] = w * ds.power(one, np.round(rows.review[idx][has_d]).astype(int)) + (1 - w) * step[has_d]
+        exact = ~has_l[has_d] & (rows.lead is not None)
+        if exact.any():
+            sel = np.flatnonzero(has_d)[exact]
+            w_l = w[exact] if np.ndim(w) else w
+            from_days = ds.lead_time_demand(one[exact], rows.lead[idx][sel], rows.lead_sd[idx][sel])
+            pmf_l[sel] = w_l * from_days + (1 - w_l) * pmf_l[sel]
     return unit, pmf_l, step
 
 

@@ -3,18 +3,21 @@
 Pure pandas/numpy; the Spark glue calls it on one pandas batch (many item x region series) at a time.
 Rows with unusable inputs are not dropped: they come back with status "invalid", a message and NaN levels.
 
-Normal method (smooth/erratic): sigma_P = sqrt(P sd^2 + d^2 sL^2) over the protection interval P (L for
-sQ, L + R for RS); with a forecast-error profile (err_sigma_1d, err_sum_exponent from the forecast engine)
-P sd^2 is replaced by the measured variance of P-day forecast-error sums, (sigma_1 P^gamma)^2; SS = z sigma_P with z = Phi^-1(alpha) (CSL) or G(z) = (1 - beta) Q / sigma_P (fill
-rate), clamped to [0, z_max]; s = d P + undershoot + SS. With the daily batch a reorder-point policy sees
-the position jump below s; cfg.undershoot="renewal" adds that drop (mean to s, variance to sigma_P), without
-which the targets are missed; "none" gives the textbook numbers. Empirical methods (intermittent/lumpy):
-s = quantile (CSL) or exact fill-rate level of bootstrap / negative-binomial demand over L + r, with
-SS = s - d (L + r) >= 0.
+Two level models (cfg.level_model):
+- "discrete" (default, issue 14): exact integer levels from the distributions of lead-time demand and
+  undershoot, phased on the daily forecast from the run date (plan_discrete, levels, discrete, phasing). The
+  expected CSL and fill rate it reports are those the replay's conventions give (see inventory.discrete).
+- "normal" (the textbook baseline): sigma_P = sqrt(P sd^2 + d^2 sL^2) over the protection interval P (L for
+  sQ, L + R for RS) on one mean daily demand d; with a forecast-error profile (err_sigma_1d, err_sum_exponent)
+  P sd^2 is the measured variance of P-day error sums, (sigma_1 P^gamma)^2; SS = z sigma_P with
+  z = Phi^-1(alpha) (CSL) or G(z) = (1 - beta) Q / sigma_P (fill rate), clamped to [z_min, z_max];
+  s = d P + undershoot + SS (cfg.undershoot: renewal moments or none). Empirical methods (intermittent/lumpy):
+  quantile (CSL) or exact fill-rate level of bootstrap / negative-binomial demand over L + r (the NB fitted on
+  the mean and variance; z_min only raises the level afterwards).
 
-Steps of plan_policy: _read_inputs (validate) -> _sigma -> resolve_policy -> _lot_sizes -> _normal_levels ->
-_empirical_levels (overrides intermittent/lumpy rows) -> _plan_frame. History is an (n, days) block, one row
-per stats row (history_rows cuts it from a SeriesBatch).
+Steps of plan_policy: _read_inputs (validate) -> _sigma -> resolve_policy -> _lot_sizes -> levels (discrete:
+plan_discrete.discrete_plan_levels; normal: _normal_levels then _empirical_levels) -> _plan_frame. History is
+an (n, days) block, one row per stats row (history_rows cuts it from a SeriesBatch).
 """
 
 from __future__ import annotations
@@ -357,7 +360,8 @@ def _plan_frame(inp: _Inputs, cfg: InventoryConfig, sigma: _Sigma, policy: np.nd
         orders_per_day = np.where(
             is_rs, np.where(d0 > 0, 1.0 / big_r, 0.0), np.where(lv.q_cycle > 0, d0 / lv.q_cycle, 0.0)
         )
-    cost_day = inp.h_year / cfg.days_per_year * (lv.ss + lv.q_cycle / 2.0) + k * orders_per_day
+    # stock on hand is never negative, though SS may be (z_min < 0: a fill-rate target met below the mean)
+    cost_day = inp.h_year / cfg.days_per_year * np.maximum(lv.ss + lv.q_cycle / 2.0, 0.0) + k * orders_per_day
     notes = _problems(
         [
             (valid & (sigma.source == "poisson") & (d0 > 0), "no sigma given: Poisson sqrt(d) used"),
@@ -414,9 +418,10 @@ def plan_policy(
 
     stats: REQUIRED columns plus any of OPTIONAL. history: (n, days) daily units, row i for stats row i,
     oldest day first and the cutoff last, NaN where there is no data (before the series' start); its last
-    cfg.bootstrap_window_days days feed the bootstrap and the demand sigma of inp without one
+    cfg.bootstrap_window_days days feed the bootstrap and the demand sigma of rows without one
     (history_rows cuts it from a SeriesBatch; None: no history). forecast: item_id, region_id, date, yhat
-    (daily; Wagner-Whitin lots where cfg.lot_sizing allows it).
+    (daily, each series' first date = the run date): the discrete levels sum it over the protection interval
+    (rows without one use mean_daily_demand per day), and Wagner-Whitin lots where cfg.lot_sizing allows it.
     """
     inp = _read_inputs(stats, cfg)
     hist = _history_window(history, inp.n, cfg.bootstrap_window_days)

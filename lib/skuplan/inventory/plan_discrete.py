@@ -7,15 +7,16 @@ Moments per row (d = the forecast rate over the lead time, sum of the daily fore
   a whole number of days, L rounded up with probability f, which adds f (1 - f) days^2 of spread.
 - X (one review): sQ / sS: d r and the day-to-day demand variance times r (the undershoot is made of demand
   steps); RS: D_{L+R} - D_L in mean and variance, so D_L + X has the profile's moments over L + R.
-Intermittent / lumpy rows (cfg.empirical_classes): negative binomial moments, or bootstrap draws of D_L and
-days of history for X (rescaled to the forecast rate) where the history allows.
+Intermittent / lumpy rows (cfg.empirical_classes): negative binomial moments, or, where the history allows
+(bootstrap), the exact law of i.i.d. days resampled from it: X a sum of r days, D_L of a random whole number of
+days (lead time N(L, sL), stochastically rounded), the day's law moved to the forecast rate by how often demand
+occurs (a lumpy item's level changes with the frequency of its lumps, not their size).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from skuplan.inventory import empirical as emp
 from skuplan.inventory.levels import CODES, LevelRows, discrete_levels
 from skuplan.inventory.lot_sizing import round_order_qty
 from skuplan.inventory.phasing import interval_demand
@@ -47,26 +48,25 @@ def _moments(inp, cfg, sigma, policy, review, paths):
     return mean_l, var_l, rate, step_mean, step_var
 
 
-def _samples(inp, cfg, hist, rows, rate):
-    """(D_L draws, daily history) for the bootstrap rows among `rows` (NaN elsewhere), and the bootstrap mask."""
+def _history_days(cfg, hist, rows, rate):
+    """(days of history, frequency scale, weight of their law) for the bootstrap rows among `rows` (NaN / 1 / 0
+    elsewhere), and the bootstrap mask: rows with at least cfg.bootstrap_min_nonzero days of demand."""
     n_rows = len(rows)
-    l_draws = np.full((n_rows, cfg.bootstrap_samples), np.nan)
     days = np.full((n_rows, max(hist.shape[1], 1)), np.nan)
+    scale = np.ones(n_rows)
     if cfg.empirical_method != "bootstrap" or not hist.shape[1] or not n_rows:
-        return l_draws, days, np.zeros(n_rows, dtype=bool)
-    aligned, n_valid = emp.right_align(hist[rows])
-    nz = (np.nan_to_num(aligned) > 0).sum(axis=1)
-    h_mean = np.nansum(aligned, axis=1) / np.maximum(n_valid, 1)
+        return days, scale, np.zeros(n_rows), np.zeros(n_rows, dtype=bool)
+    window = hist[rows]
+    n_valid = np.isfinite(window).sum(axis=1)
+    nz = (np.nan_to_num(window) > 0).sum(axis=1)
+    h_mean = np.nansum(window, axis=1) / np.maximum(n_valid, 1)
     boot = (nz >= cfg.bootstrap_min_nonzero) & (h_mean > 0)
-    if boot.any():
-        b = rows[boot]
-        keys = emp.series_keys(inp.df["item_id"].iloc[b], inp.df["region_id"].iloc[b], cfg.seed)
-        x = emp.bootstrap_protection_demand(aligned[boot], n_valid[boot], keys, inp.lt[b], inp.lt_sd[b],
-                                            np.zeros(len(b)), cfg.bootstrap_samples, min_days=0.0)  # fmt: skip
-        scale = (rate[b] / h_mean[boot]) if cfg.bootstrap_rescale else np.ones(len(b))
-        l_draws[boot] = x * scale[:, None]  # shape from history, level from the forecast
-        days[boot] = aligned[boot] * scale[:, None]
-    return l_draws, days, boot
+    days[boot] = window[boot]
+    # A few months of a lumpy item hold a handful of lumps: their law misses the tail the moments still see.
+    weight = np.where(boot, nz / (nz + cfg.bootstrap_prior_nonzero), 0.0)
+    if cfg.bootstrap_rescale:  # shape from history, level from the forecast (by how often demand occurs)
+        scale[boot] = rate[rows[boot]] / h_mean[boot]
+    return days, scale, weight, boot
 
 
 def _lot_candidates(inp, cfg, policy, review, lots, fill):
@@ -92,17 +92,15 @@ def discrete_plan_levels(inp, cfg, sigma, policy, review, lots, hist, paths):
     )
     fill = inp.stype == "fill_rate"
     emp_rows = act[empirical[act]]
-    l_draws, days, boot = _samples(inp, cfg, hist, emp_rows, rate)
-    width = max(hist.shape[1], 1)
-    all_l = np.full((n, cfg.bootstrap_samples), np.nan)
-    all_days = np.full((n, width), np.nan)
-    all_l[emp_rows], all_days[emp_rows] = l_draws, days
+    days, scale, weight, boot = _history_days(cfg, hist, emp_rows, rate)
+    all_days, all_scale, all_weight = np.full((n, days.shape[1]), np.nan), np.ones(n), np.zeros(n)
+    all_days[emp_rows], all_scale[emp_rows], all_weight[emp_rows] = days, scale, weight
     cand = _lot_candidates(inp, cfg, policy, review, lots, fill)
     code = np.array([CODES.get(p, 0) for p in policy[act]])
     rows = LevelRows(
         code=code, mean_l=mean_l[act], var_l=var_l[act], step_mean=step_mean[act], step_var=step_var[act],
         review=review[act], lot=lots.q_order[act], alpha=inp.alpha[act], use_fill=fill[act],
-        normal=~empirical[act], z_min=cfg.z_min, z_max=cfg.z_max, l_samples=all_l[act], day_samples=all_days[act],
+        normal=~empirical[act], z_min=cfg.z_min, z_max=cfg.z_max, day_samples=all_days[act], day_scale=all_scale[act], day_weight=all_weight[act], lead=inp.lt[act], lead_sd=inp.lt_sd[act],
         lot_candidates=cand[act], order_cost=inp.k[act], holding_per_day=inp.h_year[act] / cfg.days_per_year,
     )  # fmt: skip
     res = discrete_levels(rows, cfg.shortage_mode == "lost_sales")

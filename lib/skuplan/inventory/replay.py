@@ -298,6 +298,10 @@ def rolling_stats(past: np.ndarray, base: pd.DataFrame, cfg: InventoryConfig) ->
     of the fit window (RMSE, bias included), divided by sqrt(P): the plan's P * sigma_d^2 then reproduces
     the measured error. Measuring at P matters: the error of an estimated level is shared by all days of
     the interval, so it grows like P, not sqrt(P), and a 1-day sigma scaled by sqrt(P) under-protects.
+    Seasonal series: where a year of history lies behind every origin of the fit window, the trailing mean
+    times last year's change (_seasonal_ratio) is tried too, and each series keeps the forecast whose
+    measured P-day error is smaller (its sigma is that error): a trailing mean lags a yearly swing by half
+    its window, and the stockouts of the rising season outweigh the surplus of the falling one.
     """
     rc = cfg.replay
     fit = past[:, -rc.fit_window_days :]
@@ -316,12 +320,48 @@ def rolling_stats(past: np.ndarray, base: pd.DataFrame, cfg: InventoryConfig) ->
     valid = (o - w >= 0) & (o + h <= width)  # forecast made before day o from the w days before it
     o = np.clip(o, w, np.maximum(width - h, w))
     f = (np.take_along_axis(csum, o, 1) - np.take_along_axis(csum, o - w, 1)) / w
-    err = np.take_along_axis(csum, np.minimum(o + h, width), 1) - np.take_along_axis(csum, o, 1) - h * f
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rmse = np.sqrt(np.where(valid, err**2, 0.0).sum(axis=1) / valid.sum(axis=1))
-    stats["sigma_daily"] = rmse / np.sqrt(h[:, 0])
+    actual = np.take_along_axis(csum, np.minimum(o + h, width), 1) - np.take_along_axis(csum, o, 1)
+    ratio, seasonal_ok = _seasonal_ratio(csum, o, w, h)
+    now, now_ok = _seasonal_ratio(csum, np.full((n, 1), width), w, h)
+    # Errors relative to the forecast level ** k, rescaled to today's level: the error of a seasonal series is
+    # larger in its high season, where most cycles fall. k = 1 (spread proportional to the level: smooth,
+    # erratic sizes), 1/2 for sparse classes (occurrences: variance proportional to the level).
+    k = np.where(sparse, 0.5, 1.0)[:, None]
+    rmse, rmse_s = _relative_rmse(actual, h * f, valid, k), _relative_rmse(actual, h * f * ratio, valid, k)
+    seasonal = (seasonal_ok | ~valid).all(axis=1) & now_ok[:, 0] & (rmse_s < rmse)
+    stats["mean_daily_demand"] = np.where(seasonal, d * now[:, 0], d)
+    level_now = (h[:, 0] * stats["mean_daily_demand"].to_numpy(dtype=float)) ** k[:, 0]
+    stats["sigma_daily"] = np.where(seasonal, rmse_s, rmse) * level_now / np.sqrt(h[:, 0])
     stats["sigma_demand_daily"] = np.nanstd(fit, axis=1, ddof=1)
     return stats
+
+
+def _relative_rmse(actual: np.ndarray, forecast: np.ndarray, valid: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """RMSE per row of (actual - forecast) / forecast ** k over the valid origins (forecast 0: the error itself)."""
+    scale = np.where(forecast > 0, forecast, 1.0) ** k
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt(
+            np.where(valid, ((actual - forecast) / scale) ** 2, 0.0).sum(axis=1) / valid.sum(axis=1)
+        )
+
+
+def _seasonal_ratio(csum: np.ndarray, o: np.ndarray, w: np.ndarray, h: np.ndarray, year: int = 364):
+    """Last year's change from the trailing window [o - w, o) to the protection interval [o, o + h): the mean of
+    the w days centred on the interval's centre a year (52 weeks: same weekdays) before, over the mean of the
+    w days before o a year before. Returns (ratio clipped to [0.25, 4], valid) of the shape of o."""
+    n_days = csum.shape[1] - 1
+    back = o - year
+    start = back + np.round((h - w) / 2.0).astype(int)
+    ok = (back - w >= 0) & (start >= 0) & (start + w <= n_days)
+    back_c, start_c = np.clip(back, w, n_days), np.clip(start, 0, np.maximum(n_days - w, 0))
+    before = np.take_along_axis(csum, back_c, 1) - np.take_along_axis(csum, back_c - w, 1)
+    ahead = np.take_along_axis(csum, np.minimum(start_c + w, n_days), 1) - np.take_along_axis(
+        csum, start_c, 1
+    )
+    ok &= before > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(ok, np.clip(ahead / before, 0.25, 4.0), 1.0)
+    return ratio, ok
 
 
 @dataclass

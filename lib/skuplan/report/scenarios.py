@@ -44,9 +44,12 @@ class ComparisonRow:
 
 def scenario_figures(t) -> dict[str, float | None] | str:
     """The figures of one run (a queries.Tables of its run_date and scenario), or why they cannot be computed."""
-    need = {"forecasts": ["yhat"], "replenishment": ["order_qty"],
-            "inventory_policy": ["safety_stock", "unit_cost"], "policy_backtest": ["demand", "served", "cycles",
-                                                                                  "stockout_cycles", "avg_on_hand"]}
+    need = {
+        "forecasts": ["yhat"],
+        "replenishment": ["order_qty"],
+        "inventory_policy": ["safety_stock", "unit_cost"],
+        "policy_backtest": ["demand", "served", "cycles", "stockout_cycles", "avg_on_hand"],
+    }
     frames = {}
     for name, cols in need.items():
         df = t.need(name, ["item_id", "region_id", *cols])
@@ -54,21 +57,36 @@ def scenario_figures(t) -> dict[str, float | None] | str:
             return df
         frames[name] = df
     cost = frames["inventory_policy"].select("item_id", "region_id", "unit_cost")
-    orders = frames["replenishment"].join(cost, ["item_id", "region_id"], "left").agg(
-        F.count(F.when(F.col("order_qty") > 0, 1)).alias("order_lines"),
-        F.sum("order_qty").alias("order_units"),
-        F.sum(F.col("order_qty") * F.col("unit_cost")).alias("order_value")).first()
-    replay = frames["policy_backtest"].join(cost, ["item_id", "region_id"], "left").agg(
-        F.sum(F.col("avg_on_hand") * F.col("unit_cost")).alias("on_hand_value"),
-        (F.sum("served") / F.sum("demand")).alias("fill_rate"),
-        (1 - F.sum("stockout_cycles") / F.sum("cycles")).alias("csl")).first()
+    orders = (
+        frames["replenishment"]
+        .join(cost, ["item_id", "region_id"], "left")
+        .agg(
+            F.count(F.when(F.col("order_qty") > 0, 1)).alias("order_lines"),
+            F.sum("order_qty").alias("order_units"),
+            F.sum(F.col("order_qty") * F.col("unit_cost")).alias("order_value"),
+        )
+        .first()
+    )
+    replay = (
+        frames["policy_backtest"]
+        .join(cost, ["item_id", "region_id"], "left")
+        .agg(
+            F.sum(F.col("avg_on_hand") * F.col("unit_cost")).alias("on_hand_value"),
+            (F.sum("served") / F.sum("demand")).alias("fill_rate"),
+            (1 - F.sum("stockout_cycles") / F.sum("cycles")).alias("csl"),
+        )
+        .first()
+    )
     return {
         "forecast_units": frames["forecasts"].agg(F.sum("yhat")).first()[0],
-        "order_lines": orders["order_lines"], "order_units": orders["order_units"],
+        "order_lines": orders["order_lines"],
+        "order_units": orders["order_units"],
         "order_value": orders["order_value"],
-        "safety_stock_value": frames["inventory_policy"].agg(F.sum(F.col("safety_stock") * F.col("unit_cost")))
+        "safety_stock_value": frames["inventory_policy"]
+        .agg(F.sum(F.col("safety_stock") * F.col("unit_cost")))
         .first()[0],
-        "replay_on_hand_value": replay["on_hand_value"], "replay_fill_rate": replay["fill_rate"],
+        "replay_on_hand_value": replay["on_hand_value"],
+        "replay_fill_rate": replay["fill_rate"],
         "replay_csl": replay["csl"],
     }
 
@@ -102,8 +120,20 @@ def scenario_section(rows: list[ComparisonRow] | str, scenario: str) -> Section:
 
     body = _table(
         ["figure", "base", scenario, "change", "change %"],
-        [[r.label, fmt(r.base, r.key), fmt(r.scenario, r.key), fmt(r.change, r.key),
-          "–" if r.change_pct is None else f"{r.change_pct:+.1%}"] for r in rows],
+        [
+            [
+                r.label,
+                fmt(r.base, r.key),
+                fmt(r.scenario, r.key),
+                fmt(r.change, r.key),
+                "–" if r.change_pct is None else f"{r.change_pct:+.1%}",
+            ]
+            for r in rows
+        ],
     )
-    return Section("scenario", title, "<p>Both runs of this run_date, each read only if complete; the same "
-                   "tables, rows of the two scenarios.</p>" + body)
+    return Section(
+        "scenario",
+        title,
+        "<p>Both runs of this run_date, each read only if complete; the same "
+        "tables, rows of the two scenarios.</p>" + body,
+    )

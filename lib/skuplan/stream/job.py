@@ -56,7 +56,7 @@ def start_stream(
     if available_now:
         stream = stream.trigger(availableNow=True)
     else:
-        stream = stream.trigger(processingTime=f"{cfg.stream.trigger_seconds} seconds")
+        stream = stream.trigger(processingTime=f"{round(cfg.stream.trigger_seconds * 1000)} milliseconds")
     query = stream.start()
     holder["id"] = f"skuplan-stream-{query.id}"
     ready.set()

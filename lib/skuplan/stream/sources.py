@@ -7,6 +7,8 @@ never a null the reader made up or a failed batch.
 
 from __future__ import annotations
 
+import os
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -46,6 +48,12 @@ def read_events(spark: SparkSession, cfg: Config) -> DataFrame:
             reader = reader.option(f"kafka.{key}", value)
         return parse_kafka_values(reader.load())
     path = source_location(cfg)
+    local = path.removeprefix("file://")
+    if "://" not in local and not os.path.isdir(local):
+        raise InputError(
+            f"stream source {s.source}: folder {local} not found; set stream.path (under inputs.root unless "
+            "absolute) to the folder the events are written to, or create it"
+        )
     if s.source == "delta":
         df = (
             spark.readStream.format("delta")
@@ -53,12 +61,21 @@ def read_events(spark: SparkSession, cfg: Config) -> DataFrame:
             .load(path)
         )
         return raw_from_columns(df, path)
+    return read_text_files(
+        spark.readStream.option("maxFilesPerTrigger", str(s.max_files_per_batch)), s.format, path
+    )
+
+
+def read_text_files(reader, fmt: str, path: str) -> DataFrame:
+    """JSON lines or CSV (header) events as the raw frame; `reader` is spark.readStream (the job) or spark.read.
+    A CSV header must name the columns in the order of TEXT_SCHEMA (enforceSchema false: another header fails the
+    read, naming the columns, instead of values landing in the wrong field)."""
     schema = T.StructType([*TEXT_SCHEMA.fields, T.StructField(CORRUPT, T.StringType())])
-    reader = spark.readStream.schema(schema).option("maxFilesPerTrigger", str(s.max_files_per_batch))
-    if s.format == "csv":
-        df = reader.option("header", "true").option("columnNameOfCorruptRecord", CORRUPT).csv(path)
+    reader = reader.schema(schema).option("columnNameOfCorruptRecord", CORRUPT).option("mode", "PERMISSIVE")
+    if fmt == "csv":
+        df = reader.option("header", "true").option("enforceSchema", "false").csv(path)
     else:
-        df = reader.option("columnNameOfCorruptRecord", CORRUPT).json(path)
+        df = reader.json(path)
     return _with_payload(df)
 
 
