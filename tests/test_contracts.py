@@ -127,7 +127,7 @@ def test_spark_schemas_are_the_ones_written_before_the_contracts():
     runs = [("run_id", S, False), ("run_date", T.DateType(), False), ("config_hash", S, False), ("stage", S, False),
             ("rows_in", L, True), ("rows_out", L, True), ("rows_quarantined", L, True), ("seconds", D, False),
             ("status", S, False), ("detail", S, True), ("table_versions", S, True),
-            ("finished_at", T.TimestampType(), False)]  # fmt: skip
+            ("finished_at", T.TimestampType(), False), ("scenario", S, True)]  # fmt: skip
     metrics = [("item_id", S), ("region_id", S), ("model", S), ("fold", L), *[(m, D) for m in
                ("wape", "mase", "rmsse", "bias", "pinball", "coverage")], ("selected", T.BooleanType())]  # fmt: skip
 
@@ -253,7 +253,7 @@ def test_a_write_with_a_missing_or_an_extra_column_is_refused(spark, tmp_path, r
     # The contract's columns pass in the frame's order (what is written keeps it), run_date or not.
     write_partition(alerts.select(*c.names[::-1]).withColumn("run_date", F.lit(day)), cfg, "alerts", day)
     written = spark.read.format("delta").load(str(tmp_path / "alerts")).columns
-    assert written == [*c.names[::-1], "run_date"]
+    assert written == [*c.names[::-1], "run_date", "scenario"]  # the writer adds the partition columns
 
 
 def test_contracts_and_the_pure_modules_import_no_spark():

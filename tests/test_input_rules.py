@@ -31,6 +31,7 @@ BASE = {
     "inventory": (dict(item_id="A", region_id="R", on_hand=1.0, on_order=0.0, backorders=0.0), "region_id"),
     "dc_stock": (dict(item_id="A", dc_id="D", available=1.0), "dc_id"),
     "lanes": (dict(dc_id="D", region_id="R", unit_cost=1.0, lead_time_days=1.0, capacity=10.0), "region_id"),
+    "plans": (dict(item_id="A", region_id="R", date="2026-01-10", price=2.0, promo=1.0), "region_id"),
 }
 
 

@@ -64,8 +64,8 @@ def test_lumpy_undershoot_is_size_biased_and_matches_the_markov_chain():
 
 
 def test_ss_undershoot_and_csl_against_monte_carlo():
-    # (s, S) reviewed weekly, NB days (mean 2, var 12), S - s = 40, L = 5: the exact first passage against 200k
-    # simulated cycles; the issue: a normal undershoot with zero skew had 4x too small a variance.
+    # (s, S) reviewed weekly, NB days (mean 2, var 12), S - s = 40, L = 5: the exact first passage against 100k
+    # simulated cycles (the issue: the normal undershoot assumed zero skew and under-stated its variance).
     rng = np.random.default_rng(3)
     r, p = 2.0**2 / 10.0, 0.2 / 1.2
     week = nb_pmf(14.0, 84.0)  # 7 NB days: NB(7r, p)

@@ -4,7 +4,7 @@ history and hands the whole history to prepare, so forecast and policy still see
 
 Which rows a night validates (`plan_window`):
 - all of them (a full refresh) on `--full-refresh`, with `inputs.incremental: false`, for a scenario's first night,
-  when what decides acceptance changed since the last night (the `basis`: quality config, the sales input's
+  when what decides acceptance changed since the last night (the `basis`: quality.returns and business_timezone, the sales input's
   format and layout, the accepted item ids), or for a run_date before the last night's;
 - a rerun of the last night's run_date: the same rows as that night (so a retry is idempotent);
 - otherwise: rows dated after the last night's cutoff, plus rows whose date does not parse.
@@ -25,7 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from skuplan import io, tables
-from skuplan.config import Config
+from skuplan.config import Config, check_identifier
 from skuplan.contracts import contract
 from skuplan.schemas import struct_type
 
@@ -49,11 +49,11 @@ class Window:
 def basis(cfg: Config, accepted_items: DataFrame) -> str:
     """Hash of what decides whether a sales row is accepted, apart from the row itself and the run date."""
     items = sorted(r["item_id"] for r in accepted_items.select("item_id").distinct().collect())
-    # Not the sales path: a nightly export may land in a new folder each night, holding the old days as well.
+    # Not the sales path: a nightly export may land in a new folder each night, holding the old days as well. Of
+    # the quality settings only those that change a row's verdict or its day (limits and alerts do not).
     layout = cfg.inputs.sales.model_dump(mode="json", exclude={"path"})
-    blob = json.dumps(
-        {"quality": cfg.quality.model_dump(mode="json"), "sales": layout, "items": items}, sort_keys=True
-    )
+    quality = {"returns": cfg.quality.returns, "business_timezone": cfg.quality.business_timezone}
+    blob = json.dumps({"quality": quality, "sales": layout, "items": items}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -132,7 +132,7 @@ def earlier_quarantine(
 def commit(ctx, accepted: DataFrame, window: Window, basis_now: str) -> None:
     """Merge the night's accepted sales rows into the history (one commit replacing the scenario's rows dated
     after the window start: rerunning a night is idempotent), then move the watermark to the cutoff."""
-    spark, cfg, scenario = ctx.spark, ctx.cfg, ctx.scenario
+    spark, cfg, scenario = ctx.spark, ctx.cfg, check_identifier(ctx.scenario, "scenario", table=True)
     rows = accepted.select("*", F.lit(scenario).alias("scenario"))
     ref = io.create_table(rows, cfg, HISTORY, partition_by=("scenario",))
     where = f"scenario = '{scenario}'" + (

@@ -85,6 +85,7 @@ def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date, from_stage
     full_refresh: validate every sales row again and rebuild the sales history (skuplan.incremental)."""
     if from_stage is not None and from_stage not in STAGE_NAMES:
         raise UnknownStage(f"--from-stage {from_stage!r} is not a stage; use one of {', '.join(STAGE_NAMES)}")
+    io.partition_predicate(run_date, scenario)  # a scenario name that is no plain identifier stops here (ValueError)
     io.check_output_root(cfg)  # before validate: a root that is a file would fail only at the first commit
     ctx = RunContext(spark, cfg, run_date, scenario=scenario, full_refresh=full_refresh)
     logs.enter_run(ctx.run_id)  # every log line of the run carries its id (skuplan.logs)

