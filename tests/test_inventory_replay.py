@@ -179,3 +179,22 @@ def test_rolling_stats_follow_a_yearly_swing_with_last_years_change():
     start = 800 - 364 + round((7 - 28) / 2)
     assert stats["mean_daily_demand"].iloc[0] == pytest.approx(swing[start : start + 28].mean())
     assert stats["mean_daily_demand"].iloc[1] == pytest.approx(flat[-28:].mean())
+
+
+def test_rolling_sigma_never_below_the_iid_error_of_the_trailing_mean():
+    from skuplan.inventory.replay import rolling_stats
+
+    # i.i.d. days of variance v: a 28-day trailing mean forecasting the next 7 days errs by sqrt(7 v (1 + 7/28))
+    # (the 7 days' own noise plus the mean's), brute force on 100k independent windows within 1 %.
+    rng = np.random.default_rng(5)
+    days = rng.gamma(2.0, 5.0, (100_000, 35))  # v = 2 * 5^2 = 50
+    err = days[:, 28:].sum(axis=1) - 7 * days[:, :28].mean(axis=1)
+    assert np.sqrt(np.mean(err**2)) == pytest.approx(np.sqrt(7 * 50 * (1 + 7 / 28)), rel=0.01)
+    # A weekly pattern makes every 7-day sum equal: the measured error is 0, a sampling accident of a few
+    # independent origins for demand the floor cannot tell from i.i.d.; the plan's daily sigma is the floor.
+    week = np.tile([5.0, 10, 15, 20, 25, 30, 35], 60)
+    base = pd.DataFrame({"item_id": ["w"], "region_id": "r", "unit_cost": 5.0, "lead_time_days": 7.0})
+    cfg = InventoryConfig(policy="sQ")
+    stats = rolling_stats(week[None, :], base, cfg)
+    fit = week[-cfg.replay.fit_window_days :]
+    assert stats["sigma_daily"].iloc[0] == pytest.approx(np.std(fit, ddof=1) * np.sqrt(1 + 7 / 28), rel=1e-9)

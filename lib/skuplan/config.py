@@ -44,7 +44,7 @@ def check_identifier(value: str, key: str, *, table: bool = False) -> str:
     raise ValueError naming `key` and what is allowed. fullmatch: `$` alone lets a trailing newline through."""
     pattern = _TABLE_NAME if table else _NAMESPACE
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        what = "a table name" if table else "a catalog or schema name"
+        what = "a lowercase identifier" if table else "a catalog or schema name"
         raise ValueError(f"{key} must be {what} matching {pattern.pattern} (letters, digits, _"
                          f"{'' if table else ', -'}), got {value!r}")
     return value

@@ -2,8 +2,9 @@
 
 Flow: panel (the batch's blocks + the horizon's regressors) -> screen poison / cold-start series -> classify
 demand -> for each candidate model: fit and forecast from every backtest fold's cut-off and from the cutoff,
-all its series at once -> per-series selection by backtest error -> quantiles (native, else conformal from
-backtest residuals) -> three frames in canonical order.
+all its series at once -> the "combo" candidate (inverse-error weighted mean of a series' best models,
+scoring.combine) -> per-series selection by backtest error -> quantiles (native, else conformal from backtest
+residuals) -> three frames in canonical order.
 One series can never fail the batch: model errors become a fallback forecast and a status row with the message.
 """
 

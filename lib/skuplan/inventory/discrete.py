@@ -361,3 +361,23 @@ def first_meeting(curve: np.ndarray, limit) -> np.ndarray:
     """Index of the first column where a non-increasing curve is <= limit (the last column if none)."""
     ok = curve <= np.asarray(limit, dtype=float)[:, None] + 1e-12
     return np.where(ok.any(axis=1), np.argmax(ok, axis=1), curve.shape[1] - 1)
+
+
+def add_normal(pmf: np.ndarray, var_cells) -> np.ndarray:
+    """pmf of max(X + E, 0), E a zero-mean normal of variance var_cells (cells^2) discretised on the grid
+    (continuity-corrected) and independent of X: an error common to the days added to a law of their noise.
+    Mass below 0 folds into cell 0, past the grid into the last cell."""
+    var = np.maximum(np.nan_to_num(np.asarray(var_cells, dtype=float)), 0.0)
+    n, n_cells = pmf.shape
+    sd = np.sqrt(var)
+    half = int(min(n_cells, np.ceil(8 * sd.max(initial=0.0)) + 1))
+    off = np.arange(-half, half + 1, dtype=float)[None, :]
+    safe = np.where(sd > 0, sd, 1.0)[:, None]
+    kernel = np.where(sd[:, None] > 0, ndtr((off + 0.5) / safe) - ndtr((off - 0.5) / safe), off == 0)
+    kernel /= kernel.sum(axis=1, keepdims=True)
+    size = 1 << int(np.ceil(np.log2(n_cells + 2 * half + 1)))
+    full = np.maximum(np.fft.irfft(np.fft.rfft(pmf, size) * np.fft.rfft(kernel, size), size), 0.0)
+    out = full[:, half : half + n_cells].copy()  # full[m] is the value m - half
+    out[:, 0] += full[:, :half].sum(axis=1)
+    out[:, -1] += np.maximum(1.0 - out.sum(axis=1), 0.0)
+    return out / out.sum(axis=1, keepdims=True)

@@ -45,6 +45,9 @@ class LevelRows:
     # weight of the history's law against the moment-fitted one (NB / Poisson), per row (1: history only)
     day_weight: np.ndarray | None = None
     lead: np.ndarray | None = None
+    # var(L d e) of the forecast level's error e (units^2): the history law holds only the days' noise, so its
+    # D_L gets it added (discrete.add_normal); a lagging level (a seasonal rise) is invisible to resampled days
+    l_level_var: np.ndarray | None = None
     lead_sd: np.ndarray | None = None
     lot_candidates: np.ndarray | None = None  # (n, C) lots for the joint (s, Q) search (NaN: not a candidate)
     order_cost: np.ndarray | None = None
@@ -108,6 +111,8 @@ def _pmfs(rows: LevelRows, idx: np.ndarray):
             sel = np.flatnonzero(has_d)[exact]
             w_l = w[exact] if np.ndim(w) else w
             from_days = ds.lead_time_demand(one[exact], rows.lead[idx][sel], rows.lead_sd[idx][sel])
+            if rows.l_level_var is not None:
+                from_days = ds.add_normal(from_days, rows.l_level_var[idx][sel] / unit[sel] ** 2)
             pmf_l[sel] = w_l * from_days + (1 - w_l) * pmf_l[sel]
     return unit, pmf_l, step
 
