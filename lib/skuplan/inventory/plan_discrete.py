@@ -117,6 +117,10 @@ def discrete_plan_levels(inp, cfg, sigma, policy, review, lots, hist, paths):
         cfg.empirical_method != "normal"
     )
     fill = inp.stype == "fill_rate"
+    # Sparse classes change level by how often demand occurs, not by its size: their undershoot does not scale
+    # with the rate, and a relative error t of a sparse forecast is often > 1, where the linear weighting of
+    # _level_error_terms means nothing (it tripled the lumpy cells' cost); the history law gets var(L d e) only.
+    extra, shift = np.where(empirical, 0.0, extra), np.where(empirical, 0.0, shift)
     emp_rows = act[empirical[act]]
     days, scale, weight, boot = _history_days(cfg, hist, emp_rows, rate)
     all_days, all_scale, all_weight = np.full((n, days.shape[1]), np.nan), np.ones(n), np.zeros(n)
