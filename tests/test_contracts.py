@@ -143,14 +143,19 @@ def test_spark_schemas_are_the_ones_written_before_the_contracts():
 
 @pytest.mark.skipif(not GOLDEN_SCHEMAS.exists(), reason="no golden schemas")
 def test_output_contracts_match_the_delta_tables_written_before_the_contracts():
-    """Every output table as Delta stores it: contract columns (+ run_date), every column nullable."""
+    """Every output table as Delta stores it: contract columns (+ the run_date and scenario partition columns),
+    NOT NULL exactly on the key columns the contract declares non-nullable (table_setup.nullable)."""
+    from skuplan.io import PARTITION_COLUMNS
+    from skuplan.table_setup import nullable
+
     golden = json.loads(GOLDEN_SCHEMAS.read_text())
     assert set(golden) <= set(OUTPUTS)
     for table, want in golden.items():
         c = _contract(table)
-        names = c.names + (["run_date"] if c.partitioned and "run_date" not in c.names else [])
-        types = {"run_date": "date", **{col.name: spark_type(col.type).simpleString() for col in c.columns}}
-        assert [[n, types[n], True] for n in names] == want, table
+        names = c.names + [p for p in PARTITION_COLUMNS if c.partitioned and p not in c.names]
+        types = {"run_date": "date", "scenario": "string",
+                 **{col.name: spark_type(col.type).simpleString() for col in c.columns}}  # fmt: skip
+        assert [[n, types[n], nullable(table, n)] for n in names] == want, table
 
 
 def test_arrow_schemas_agree_with_spark_for_every_contract():
@@ -181,7 +186,8 @@ def test_delta_comments_land_on_the_table(spark, tmp_path, repo_root):
     assert desc["q10"] == "forecast quantile 0.1 of units for the day"
     assert desc["model"] == c.column("model").comment and desc["run_date"].startswith("planning date")
     schema = spark.read.format("delta").load(str(tmp_path / "forecasts")).schema
-    assert all(f.nullable for f in schema.fields)  # Delta columns stay nullable whatever the contract declares
+    # NOT NULL on the keys the contract declares non-nullable (table_setup.KEY_COLUMNS), nullable everywhere else.
+    assert {f.name for f in schema.fields if not f.nullable} == {"item_id", "region_id", "date"}
 
 
 def test_data_flags_frame_matches_its_contract(spark):
@@ -196,13 +202,16 @@ def test_data_flags_frame_matches_its_contract(spark):
 
 
 def test_every_table_the_pipeline_writes_has_a_contract():
+    from skuplan import incremental
     from skuplan.pipeline import STAGED_TABLES, STAGES
 
-    written = [table for stage in STAGES for table in stage.writes]
+    # validate also merges the sales history and its watermark itself (skuplan.incremental.commit).
+    incremental_tables = {incremental.HISTORY, incremental.STATE}
+    written = [table for stage in STAGES for table in stage.writes] + sorted(incremental_tables)
     assert set(written) <= set(OUTPUTS), set(written) - set(OUTPUTS)
     for table in written:
         assert _contract(table).names, table
-    assert set(STAGED) == STAGED_TABLES
+    assert set(STAGED) == STAGED_TABLES | incremental_tables
 
 
 def test_staged_inputs_have_their_inputs_columns():

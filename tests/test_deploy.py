@@ -338,6 +338,9 @@ def _tiny_run_inputs(base: Path, repo_root: Path, out_name: str) -> Path:
         # sample's master tables have a handful of rows, so a single dirty row there would exceed 5%.
         "quality": {"max_quarantine_ratio": 1.0},
         "spark": {"shuffle_partitions": 2},
+        # _submit drops the suite's SKUPLAN__ environment (tracking off): MLflow logging and the report
+        # artifact are test_tracking's business and would add minutes to this submit.
+        "tracking": {"enabled": False},
     }
     (conf / "local").mkdir()
     (conf / "local" / "test.yaml").write_text(yaml.safe_dump(overrides), encoding="utf-8")

@@ -148,8 +148,9 @@ def test_a_bad_items_row_is_quarantined_there_and_plans_nothing(spark, night, it
 
 
 def test_zero_order_cost_still_orders(spark, night):
+    """K = 0: lot-for-lot with a floor of one review's demand, never a lot of 0 (issue 13 #1)."""
     policy = _table(spark, night, "inventory_policy").where(F.col("item_id") == ZERO_ORDER_COST).first()
-    assert policy.order_qty > 0
+    assert policy.order_qty_policy > 0 and policy.lot_sizing == "review_demand"
 
 
 def test_absurd_moq_and_missing_inventory_raise_alerts(spark, night):

@@ -144,10 +144,10 @@ def discrete_plan_levels(inp, cfg, sigma, policy, review, lots, hist, paths):
     lvl, u, csl, fr, mean_p, sd_p = (np.zeros(n) for _ in range(6))
     capped = np.zeros(n, dtype=bool)
     lvl[act], u[act], csl[act], fr[act] = res.level, res.undershoot, res.csl, res.fill
-    mean_p[act], sd_p[act] = (
-        res.mean - shift[act],
-        res.sd,
-    )  # SS above the forecast's E[D_L + U], not the cycles'
+    # SS above the forecast's E[D_L + U] (sQ, sS), not the modelled law's mean: the history law of sparse rows
+    # and its level-error noise folded at 0 have a mean of their own; RS keeps S - E[D_{L+R}] of its law.
+    mean_p[act] = np.where(rs[act], res.mean - shift[act], mean_l[act] + u[act])
+    sd_p[act] = res.sd
     capped[act] = res.capped
     q_order = lots.q_order.copy()
     q_order[act] = np.where(rs[act], q_order[act], res.lot)
