@@ -113,7 +113,7 @@ def _assert_plans_kept(spark, base: Path, before: dict[str, int]) -> None:
     after = _versions(base / "out")
     assert {t: after.get(t) for t in PLAN_TABLES} == {t: before.get(t) for t in PLAN_TABLES}
     rows = spark.read.format("delta").load(str(base / "out" / "forecasts")).drop("run_date").collect()
-    assert [tuple(r) for r in rows] == [PREVIOUS]
+    assert [tuple(r) for r in rows] == [(*PREVIOUS, "base")]  # written as the base scenario's plan
 
 
 def test_empty_sales_export_fails_at_validate_and_keeps_the_plans(spark, planned, monkeypatch, capsys):

@@ -61,6 +61,25 @@ def _submitted_local_defaults(cfg: SparkConfig) -> dict[str, str]:
     return {**defaults, "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions)}
 
 
+# SQL settings of LOCAL_DEFAULTS that a running session still accepts.
+_RUNTIME_SQL = ("spark.sql.session.timeZone", "spark.sql.execution.arrow.pyspark.enabled",
+                "spark.databricks.delta.snapshotPartitions", "spark.sql.adaptive.enabled")
+
+
+def _set_local_runtime_defaults(spark: SparkSession, cfg: SparkConfig, explicit: dict[str, str]) -> None:
+    """spark-submit --master local[N]: before the context exists, Python's SparkConf cannot see the master, so
+    _submitted_local_defaults may find none and a tiny run shuffled into 200 partitions (a 4-item submit took
+    minutes). Once the session is up its master is known: set the runtime SQL defaults then, never over a
+    setting given in config."""
+    if not spark.sparkContext.master.startswith("local"):
+        return
+    wanted = {key: LOCAL_DEFAULTS[key] for key in _RUNTIME_SQL}
+    wanted["spark.sql.shuffle.partitions"] = str(cfg.shuffle_partitions)
+    for key, value in wanted.items():
+        if key not in explicit:
+            spark.conf.set(key, value)
+
+
 def build_session(cfg: SparkConfig, extra_conf: dict[str, str] | None = None) -> SparkSession:
     """Reuse the active session (spark-submit, Databricks) or start a local one with Delta."""
     active = SparkSession.getActiveSession()
@@ -72,7 +91,9 @@ def build_session(cfg: SparkConfig, extra_conf: dict[str, str] | None = None) ->
         builder = SparkSession.builder.appName(cfg.app_name)
         for key, value in {**_submitted_local_defaults(cfg), **DELTA_CONF, **cfg.conf, **(extra_conf or {})}.items():
             builder = builder.config(key, value)
-        return builder.getOrCreate()
+        spark = builder.getOrCreate()
+        _set_local_runtime_defaults(spark, cfg, {**cfg.conf, **(extra_conf or {})})
+        return spark
     if cfg.master.startswith("local"):
         # Local workers must run the driver's interpreter (the venv holding skuplan), not the first
         # `python3` on the PATH. On a cluster PYSPARK_PYTHON comes from the deployment.
