@@ -56,8 +56,13 @@ env-pack: setup
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check lib tests bench jobs notebooks
 
+# Two pytest-xdist workers, each with its own local[2] Spark session: most of a Spark test's wall time is JVM
+# latency (job scheduling, Delta commits), not CPU, so two workers overlap well even on CI's 2 cores. Each module
+# stays on one worker (tests/conftest.py groups them), and the golden-run modules share one. TEST_WORKERS=0 runs
+# everything in this process.
+TEST_WORKERS ?= 2
 test: setup $(BROWSER_STAMP) lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 clean:
 	rm -rf output sample_data spark-warehouse

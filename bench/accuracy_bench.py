@@ -20,6 +20,11 @@ Contenders, all on the same series and days:
                    on that sample only.
 WAPE = sum |yhat - y| / sum y. cover90 = share of (series, day) with q05 <= y <= q95 (auto's band), per set and
 per demand class. ratio = wape_auto / wape_anchor on the anchor's series; a set's ratio is its worst one.
+Global models (global_gbm, lstm if the `deep` extra is installed): each also alone (model=<name>, every series)
+on the same Spark path: WAPE, cover90 (its conformal q05-q95 band), Spark wall seconds per 1,000 series (the set's
+whole job: a fit at every backtest cut-off and Spark's per-job cost, which dominates at 300 series), and the train
+CPU seconds per 1,000 series of one fit + forecast in this process (one partition, one core). The last line gets
+gbm_vs_ets_uci / gbm_vs_ets_m5 = global_gbm WAPE / AutoETS WAPE (< 1: global_gbm wins).
 speed_ratio = auto series/s end to end on Spark (from the cached daily rows to the counted outputs) on a
 --speed-series run (promo_heavy profile, 4 buckets; 0 = over the sets, whose Spark per-job cost dominates at
 300 series) / Prophet series/s on the same path (the sets' samples).
@@ -94,6 +99,21 @@ def spark_forecast(spark, hist: pd.DataFrame, cfg: ForecastConfig, cutoff, plan,
     return fc, st, seconds, n
 
 
+def train_seconds(name: str, hist: pd.DataFrame, cutoff, plan, h: int) -> float:
+    """CPU seconds per 1,000 series of one fit + forecast of model `name` on the whole set (one partition, one
+    core, in this process: no Spark, no backtest), as the UDF runs it once per partition and backtest cut-off."""
+    from skuplan.forecast.models import build
+    from skuplan.forecast.panel import build_panel
+    from skuplan.series.batch import SeriesBatch
+
+    cfg = ForecastConfig(model=name, horizon_days=h)
+    panel = build_panel(SeriesBatch.from_long(hist, cutoff, cfg.max_history_days), h, plan)
+    model = build(name, cfg)
+    t = time.process_time()
+    model.fit_predict(panel.view(panel.n_hist, h), cfg.quantiles)
+    return (time.process_time() - t) / panel.n_series * 1000
+
+
 # ---------------------------------------------------------------------------------------------- anchors
 def statsforecast_anchors(hist: pd.DataFrame, h: int) -> pd.DataFrame:
     """item_id, region_id, date, ets, sba, snaive: per-series statsforecast fits on the daily history."""
@@ -146,10 +166,13 @@ def evaluate_set(spark, label: str, s: dict, args, timing: dict) -> dict:
     row = {"set": label, "n": n, "h": h, "auto": wape(j, "yhat"), "cover90": cover90(j)}
     for a in ("ets", "sba", "snaive"):
         row[a] = wape(j, a)
+    row["auto_s1k"] = sec / n * 1000
     for m in extra_models():
-        fm, _, _, _ = spark_forecast(spark, hist, ForecastConfig(model=m, horizon_days=h), cutoff, s["plan"],
-                                     args.series_per_bucket)  # fmt: skip
-        row[m] = wape(j.merge(fm[[*KEYS, "date", "yhat"]].rename(columns={"yhat": m}), on=[*KEYS, "date"]), m)
+        fm, _, msec, mn = spark_forecast(spark, hist, ForecastConfig(model=m, horizon_days=h), cutoff,
+                                         s["plan"], args.series_per_bucket)  # fmt: skip
+        jm = joined(s["actual"], fm, ["yhat", "q05", "q95"])
+        row[m], row[f"{m}_cover90"], row[f"{m}_s1k"] = wape(jm, "yhat"), cover90(jm), msec / mn * 1000
+        row[f"{m}_train1k"] = train_seconds(m, hist, cutoff, s["plan"], h)
     # Prophet on a seeded sample of series, through the same UDF (one series per group).
     keys = st[KEYS].sample(n=min(args.prophet_sample, len(st)), random_state=args.seed)
     pcfg = ForecastConfig(model="prophet", horizon_days=h, prophet_uncertainty_samples=50)
@@ -179,10 +202,41 @@ def print_table(rows: list[dict]) -> None:
             + f" {r['prophet']:8.3f} ({r['auto_on_prophet_sample']:.3f})"
         )
         print(f"{r['set']:16s} {r['n']:6d} {r['h']:3d} {vals} {r['ratio']:6.3f} {r['cover90']:7.3f}")
+    print_global_table(rows)
     for r in rows:
         cls = ", ".join(f"{c} {n} series {cv:.3f}" for c, (n, cv) in r["classes"].items())
         print(f"  {r['set']:16s} cover90 by class: {cls}")
         print(f"  {'':16s} auto's models: {r['mix']}")
+
+
+def print_global_table(rows: list[dict]) -> None:
+    """The global models alone (model=<name> on every series) against per-series AutoETS: WAPE, cover90 and
+    seconds per 1,000 series on the Spark path (local[2] wall, training at every backtest cut-off included)."""
+    models = ["auto", *extra_models()]
+    print(
+        "\nGlobal models alone: WAPE (cover90) [Spark wall s per 1,000 series | one fit's train CPU s per 1,000"
+        " series]; m/ets = WAPE / AutoETS WAPE"
+    )
+    for r in rows:
+        cells = []
+        for m in models:
+            cover = r["cover90"] if m == "auto" else r[f"{m}_cover90"]
+            train = "" if m == "auto" else f" | {r[f'{m}_train1k']:.2f}"
+            cells.append(f"{m} {r[m]:.3f} ({cover:.3f}) [{r[f'{m}_s1k']:.1f}{train}]")
+        vs = " ".join(f"{m}/ets {r[m] / max(r['ets'], 1e-12):.3f}" for m in models[1:])
+        print(f"  {r['set']:16s} " + "  ".join(cells) + f"  ets {r['ets']:.3f}  {vs}")
+
+
+def gbm_summary(rows: list[dict]) -> str:
+    """Fields appended to the last line: global_gbm's WAPE over AutoETS's on UCI and the M5-like profile."""
+    if "global_gbm" not in extra_models():
+        return ""
+    tags = {"uci": "uci", "m5_intermittent": "m5"}
+    return "".join(
+        f" gbm_vs_ets_{tags[r['set']]}={r['global_gbm'] / max(r['ets'], 1e-12):.3f}"
+        for r in rows
+        if r["set"] in tags
+    )
 
 
 def main() -> None:
@@ -234,7 +288,7 @@ def main() -> None:
     covers = [r["cover90"] for r in rows]
     print(
         f"worst_wape_ratio={max(r['ratio'] for r in rows):.3f} cover90_min={min(covers):.3f} "
-        f"cover90_max={max(covers):.3f} speed_ratio={auto_sps / prophet_sps:.0f}"
+        f"cover90_max={max(covers):.3f} speed_ratio={auto_sps / prophet_sps:.0f}" + gbm_summary(rows)
     )
 
 

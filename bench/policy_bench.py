@@ -68,27 +68,45 @@ def class_units(kind: str, n: int, days: int, rng: np.random.Generator, season: 
     return occurs * (1 + rng.negative_binomial(0.7, 0.7 / (0.7 + mean_size), (n, days)))
 
 
-def dataset(seed: int, n_per_class: int, days: int, amplitude: float = 0.0):
-    """(SeriesBatch, items, generating class per item_id): every class, yearly swing of `amplitude`."""
+def dataset(seed: int, n_per_class: int, days: int, amplitude: float = 0.0, sparse_factor: int = 1):
+    """(SeriesBatch, items, generating class per item_id): every class, yearly swing of `amplitude`.
+
+    sparse_factor > 1 adds (sparse_factor - 1) x n_per_class more intermittent and lumpy series from a second
+    generator, so the first n_per_class of every class are the same whatever the factor: a sparse series runs
+    ~2-3 replenishment cycles in a half-year, and a CSL cell needs several hundred cycles to be read to a
+    point (binomial standard error 100 sqrt(0.05 0.95 / cycles) pp)."""
     rng = np.random.default_rng(seed)
     season = 1 + amplitude * np.sin(2 * np.pi * np.arange(days) / 365.25 + rng.uniform(0, 2 * np.pi))
-    blocks = [class_units(k, n_per_class, days, rng, season) for k in CLASSES]
-    units = np.vstack(blocks)
-    n = len(units)
+    units = np.vstack([class_units(k, n_per_class, days, rng, season) for k in CLASSES])
+    kinds = np.repeat(CLASSES, n_per_class)
     ids = [f"{k[:3]}{i:04d}" for k in CLASSES for i in range(n_per_class)]
+    items = _items(ids, rng)
+    extra = n_per_class * (sparse_factor - 1)
+    if extra > 0:
+        more = np.random.default_rng([seed, 1])
+        sparse = ("intermittent", "lumpy")
+        units = np.vstack([units] + [class_units(k, extra, days, more, season) for k in sparse])
+        new_ids = [f"{k[:3]}{i:04d}" for k in sparse for i in range(n_per_class, n_per_class + extra)]
+        kinds = np.concatenate([kinds, np.repeat(sparse, extra)])
+        items = pd.concat([items, _items(new_ids, more)], ignore_index=True)
+        ids = ids + new_ids
     dates = pd.date_range("2024-01-01", periods=days, freq="D")
-    long = pd.DataFrame({"item_id": np.repeat(ids, days), "region_id": "R1", "date": np.tile(dates, n),
+    long = pd.DataFrame({"item_id": np.repeat(ids, days), "region_id": "R1", "date": np.tile(dates, len(ids)),
                          "units": units.ravel().astype(float)})  # fmt: skip
-    # Unit and order costs give lots of 1-8 weeks of demand: enough replenishment cycles in a half-year hold-out
-    # for the CSL of a cell to be measured to about a point (a cycle is the CSL's unit).
-    items = pd.DataFrame({
+    truth = pd.Series(kinds, index=ids, name="true_class")
+    return SeriesBatch.from_long(long, dates[-1]), items, truth
+
+
+def _items(ids: list[str], rng: np.random.Generator) -> pd.DataFrame:
+    """Item master of `ids`. Unit and order costs give lots of 1-8 weeks of demand: enough replenishment cycles in
+    a half-year hold-out for the CSL of a dense cell to be measured to about a point (a cycle is the CSL's unit)."""
+    n = len(ids)
+    return pd.DataFrame({
         "item_id": ids, "unit_cost": rng.lognormal(np.log(40), 0.5, n), "holding_rate": 0.25,
         "order_cost": rng.uniform(10, 60, n), "lead_time_days": rng.integers(2, 11, n).astype(float),
         "lead_time_std_days": rng.choice([0.0, 0.5, 1.0], n), "service_level": rng.choice([0.9, 0.95, 0.98], n),
         "service_type": "csl", "moq": 1.0, "pack_size": 1.0,
     })  # fmt: skip
-    truth = pd.Series(np.repeat(CLASSES, n_per_class), index=ids, name="true_class")
-    return SeriesBatch.from_long(long, dates[-1]), items, truth
 
 
 def achieved(m: pd.DataFrame, fill: str = "fill_rate", csl: str = "csl") -> np.ndarray:
@@ -121,15 +139,17 @@ def baseline_curve(batch, items, cfg: InventoryConfig, policy: str) -> pd.DataFr
         replans = {t: move(p) for t, p in (res.replans or {}).items()} or None
         m, _ = simulate(demand, move(res.plan), base_cfg, replans=replans)
         rows.append(pd.DataFrame({"item_id": m["item_id"], "shift": shift, "achieved": achieved(m), "w": weight(m),
-                                  "cost": m["total_cost"], "target": m["service_level"], "policy": policy}))  # fmt: skip
+                                  "cost": m["total_cost"], "hold": m["holding_cost"], "order": m["ordering_cost"],
+                                  "target": m["service_level"], "policy": policy}))  # fmt: skip
     return pd.concat(rows, ignore_index=True)
 
 
 def run_seed(seed: int, args) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-series replay rows of every cell for one seed, and the baseline curves."""
     days = args.fit_window + args.holdout + 14
-    batch, items, truth = dataset(seed, args.series, days)
-    simopt = SimOptConfig(enabled=not args.no_simopt, use="simopt", paths=args.paths, holdout_paths=2, seed=seed,
+    batch, items, truth = dataset(seed, args.series, days, sparse_factor=args.sparse_factor)
+    # use="analytic": the metrics hold the analytic levels (with their holding / ordering split), alt_* simopt's
+    simopt = SimOptConfig(enabled=not args.no_simopt, use="analytic", paths=args.paths, holdout_paths=2, seed=seed,
                           lot_multipliers=[0.7, 1.0, 1.4], shift_range=(-2.5, 2.5), bisection_steps=9)  # fmt: skip
     replay = {
         "holdout_days": args.holdout,
@@ -144,16 +164,18 @@ def run_seed(seed: int, args) -> tuple[pd.DataFrame, pd.DataFrame]:
                 update={"simopt": simopt}
             )
             m = replay_holdout(batch, its, cfg).metrics
-            searched = m["policy_source"] == "simopt"
+            searched = m["alt_total_cost"].notna().to_numpy()  # simopt's figures beside the analytic ones
             m = m.assign(
                 true_class=m["item_id"].map(truth),
                 seed=seed,
-                a_ach=np.where(searched, achieved(m, "alt_fill_rate", "alt_csl"), achieved(m)),
-                a_w=np.where(searched, weight(m, "alt_cycles"), weight(m)),
-                s_w=weight(m),
-                a_cost=np.where(searched, m["alt_total_cost"], m["total_cost"]),
-                s_ach=achieved(m),
-                s_cost=m["total_cost"],
+                a_ach=achieved(m),
+                a_w=weight(m),
+                a_cost=m["total_cost"],
+                a_hold=m["holding_cost"],
+                a_order=m["ordering_cost"],
+                s_ach=np.where(searched, achieved(m, "alt_fill_rate", "alt_csl"), achieved(m)),
+                s_w=np.where(searched, weight(m, "alt_cycles"), weight(m)),
+                s_cost=np.where(searched, m["alt_total_cost"], m["total_cost"]),
             )
             out.append(m)
         for policy in POLICIES:
@@ -186,16 +208,23 @@ def cell_table(rows: pd.DataFrame, curves: pd.DataFrame, tol: float) -> pd.DataF
     r = rows.merge(per_seed[keys + ["seed", "use_simopt"]], on=keys + ["seed"])
     for col, a, b in (("u_ach", "s_ach", "a_ach"), ("u_w", "s_w", "a_w"), ("u_cost", "s_cost", "a_cost")):
         r[col] = np.where(r["use_simopt"], r[a], r[b])
+    for col in ("hold", "order"):  # the holding / ordering split is known for the analytic levels only
+        r[f"u_{col}"] = np.where(r["use_simopt"], np.nan, r[f"a_{col}"])
     g = r.groupby(keys)
+    seed_gap = _pooled(r, keys + ["seed"], "u_ach", "u_w").groupby(level=keys)
     table = pd.DataFrame({
-        "n": g.size(), "target": g["service_level"].mean(), "analytic_gap_pp": _pooled(r, keys, "a_ach", "a_w"),
+        "n": g.size(), "target": g["service_level"].mean(), "cycles": g["cycles"].sum(),
+        "analytic_gap_pp": _pooled(r, keys, "a_ach", "a_w"),
         "simopt_gap_pp": _pooled(r, keys, "s_ach", "s_w"), "auto_gap_pp": _pooled(r, keys, "u_ach", "u_w"),
         "simopt_share": g["use_simopt"].mean(), "analytic_cost": g["a_cost"].sum(), "simopt_cost": g["s_cost"].sum(),
-        "auto_cost": g["u_cost"].sum(),
+        "auto_cost": g["u_cost"].sum(), "se_pp": seed_gap.std(ddof=1) / np.sqrt(seed_gap.size()),
     })  # fmt: skip
-    for name, same in (("base_sQ_cost", False), ("base_same_cost", True)):
+    for col in ("hold", "order"):  # NaN where simopt's levels were used in some seed
+        table[f"auto_{col}"] = g[f"u_{col}"].apply(lambda x: x.sum() if x.notna().all() else np.nan)
+    for name, same, col in (("base_sQ_cost", False, "cost"), ("base_same_cost", True, "cost"),
+                            ("base_sQ_hold", False, "hold"), ("base_sQ_order", False, "order")):  # fmt: skip
         table[name] = [
-            _baseline_cost(curves, cell, table.loc[cell, "auto_gap_pp"], same) for cell in table.index
+            _baseline_cost(curves, cell, table.loc[cell, "auto_gap_pp"], same, col) for cell in table.index
         ]
     table["vs_base_sQ_pct"] = 100 * (table["auto_cost"] / table["base_sQ_cost"] - 1)
     table["vs_base_same_pct"] = 100 * (table["auto_cost"] / table["base_same_cost"] - 1)
@@ -219,28 +248,43 @@ def _simopt_wins(seeds: pd.DataFrame, tol: float) -> bool:
     return bool(gs <= tol and cheaper > cheaper_se and closer > -closer_se)
 
 
-def _baseline_cost(curves: pd.DataFrame, cell: tuple, gap_pp: float, same_policy: bool) -> float:
-    """Baseline total cost (all seeds) of the cell's series at the shift where its pooled gap equals gap_pp
-    (linear interpolation between shifts, clamped at the ends): textbook sQ, or the cell's own policy."""
+def _baseline_cost(
+    curves: pd.DataFrame, cell: tuple, gap_pp: float, same_policy: bool, col: str = "cost"
+) -> float:
+    """Baseline cost `col` (total, hold or order; all seeds) of the cell's series at the shift where its pooled gap
+    equals gap_pp (linear interpolation between shifts, clamped at the ends): textbook sQ, or the cell's own policy."""
     cls, policy, stype = cell
     c = curves[(curves["true_class"] == cls) & (curves["service_type"] == stype)
                & (curves["policy"] == (policy if same_policy else "sQ"))]  # fmt: skip
     per_shift = pd.DataFrame({"gap": _pooled(c.rename(columns={"target": "service_level"}), ["shift"], "achieved", "w"),
-                              "cost": c.groupby("shift")["cost"].sum()}).sort_values("gap")  # fmt: skip
+                              "cost": c.groupby("shift")[col].sum()}).sort_values("gap")  # fmt: skip
     return float(np.interp(gap_pp, per_shift["gap"], per_shift["cost"]))
 
 
-def seasonal_section(args) -> pd.DataFrame:
-    """The nightly defaults on series with a yearly swing: per demand class (as the replay classes them)."""
+def seasonal_replay(seed: int, args) -> pd.DataFrame:
+    """Metrics of the nightly defaults replayed on one seed's seasonal sample (generating class per row)."""
     days = int(round(args.seasonal_years * 365))
-    batch, items, truth = dataset(args.seeds + 100, args.series, days, amplitude=0.5)
+    batch, items, truth = dataset(seed, args.seasonal_series, days, amplitude=0.5)
+    m = replay_holdout(batch, items, InventoryConfig()).metrics
+    return m.assign(true_class=m["item_id"].map(truth), ach=achieved(m), seed=seed)
+
+
+def seasonal_section(args, pool) -> pd.DataFrame:
+    """The nightly defaults on series with a yearly swing, per generating demand class, pooled over --seeds samples
+    of --seasonal-series series per class: a sparse class runs ~3 cycles per series in a half-year hold-out, so
+    one 12-series sample held ~30 cycles, a binomial standard error of ~4 pp on a 95 % CSL (the +5.2 / -9.45 pp
+    of the last session's single sample). se_pp: binomial, 100 sqrt(t (1 - t) / cycles)."""
     cfg = InventoryConfig()
     print(f"replay.replan_every_days={cfg.replay.replan_every_days} (default), policy={cfg.policy}")
-    res = replay_holdout(batch, items, cfg)
-    m = res.metrics.assign(true_class=res.metrics["item_id"].map(truth), ach=achieved(res.metrics))
+    seeds = range(100 + 1, 100 + args.seeds + 1)
+    m = pd.concat(pool.map(seasonal_replay, seeds, [args] * len(seeds)), ignore_index=True)
     m = m.assign(w=weight(m))
-    out = pd.DataFrame({"n": m.groupby("true_class").size(), "cycles": m.groupby("true_class")["cycles"].sum(),
-                        "gap_pp": _pooled(m, ["true_class"], "ach", "w")})  # fmt: skip
+    g = m.groupby("true_class")
+    t = g["service_level"].mean()
+    out = pd.DataFrame(
+        {"n": g.size(), "cycles": g["cycles"].sum(), "gap_pp": _pooled(m, ["true_class"], "ach", "w")}
+    )
+    out["se_pp"] = 100 * np.sqrt(t * (1 - t) / out["cycles"])
     return out.round(2)
 
 
@@ -248,6 +292,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--series", type=int, default=12, help="series per demand class and seed")
+    ap.add_argument(
+        "--sparse-factor", type=int, default=3, help="intermittent / lumpy series: this many times --series"
+    )
     ap.add_argument("--holdout", type=int, default=182)
     ap.add_argument("--fit-window", type=int, default=182)
     ap.add_argument("--replan", type=int, default=7)
@@ -257,26 +304,30 @@ def main() -> None:
     )
     ap.add_argument("--no-simopt", action="store_true")
     ap.add_argument("--seasonal-years", type=float, default=2.5)
+    ap.add_argument("--seasonal-series", type=int, default=36, help="seasonal series per class and seed")
     ap.add_argument("--workers", type=int, default=2, help="processes, one seed each")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    pd.set_option("display.width", 250)
     with ProcessPoolExecutor(
         max_workers=args.workers
     ) as pool:  # one seed per process: results do not depend on it
         rows, curves = zip(*pool.map(run_seed, range(1, args.seeds + 1), [args] * args.seeds), strict=True)
-    table = cell_table(
-        pd.concat(rows, ignore_index=True), pd.concat(curves, ignore_index=True), args.tolerance
-    )
-    pd.set_option("display.width", 200)
-    print(f"seeds {args.seeds} x {args.series} series per class; holdout {args.holdout}d, re-plan every "
-          f"{args.replan}d; gaps in pp (achieved - target)")  # fmt: skip
-    print(table.round(2).to_string())
-    print(f"replay seconds: {time.perf_counter() - t0:.1f}")
-    if args.seasonal_years > 0:
-        print(
-            f"\nnightly defaults, seasonal sample (yearly swing +-50%, {args.seasonal_years} years), gap per class:"
+        table = cell_table(
+            pd.concat(rows, ignore_index=True), pd.concat(curves, ignore_index=True), args.tolerance
         )
-        print(seasonal_section(args).to_string())
+        print(f"seeds {args.seeds} x {args.series} series per class; holdout {args.holdout}d, re-plan every "
+              f"{args.replan}d; gaps in pp (achieved - target), se_pp = standard error over seeds")  # fmt: skip
+        print(table.round(2).to_string())
+        print(f"replay seconds: {time.perf_counter() - t0:.1f}")
+        print(
+            "\ncost at the same achieved service, by policy (sQ baseline: daily-review textbook (s, Q), EOQ lot):"
+        )
+        print(cost_by_policy(table).round(2).to_string())
+        if args.seasonal_years > 0:
+            print(f"\nnightly defaults, seasonal samples (yearly swing +-50%, {args.seasonal_years} years, "
+                  f"{args.seeds} seeds x {args.seasonal_series} series per class), gap per class:")  # fmt: skip
+            print(seasonal_section(args, pool).to_string())
     worst = table["auto_gap_pp"].abs().idxmax()
     cost_pct = 100 * (table["auto_cost"].sum() / table["base_sQ_cost"].sum() - 1)
     same_pct = 100 * (table["auto_cost"].sum() / table["base_same_cost"].sum() - 1)
@@ -286,6 +337,32 @@ def main() -> None:
         f"max_abs_gap_pp={abs(table.loc[worst, 'auto_gap_pp']):.2f} worst_cell={'/'.join(worst)} "
         f"cost_vs_baseline_pct={cost_pct:.2f}"
     )
+
+
+def cost_by_policy(table: pd.DataFrame) -> pd.DataFrame:
+    """Per policy: our cost against the textbook sQ and the textbook of the same policy at the same service, and
+    the holding / ordering parts of the excess over the sQ baseline (in % of that baseline, over the share
+    split_share of it whose cells kept the analytic levels in every seed).
+
+    Periodic review (RS, and sS reviewed every review_period_days) cannot match a daily-review sQ at equal
+    service: it protects L + R days (RS) or L plus an undershoot of up to R days of demand (sS), and RS orders at
+    every review with demand whatever the order cost, so its excess over the sQ baseline is the price of the
+    review period, not of the levels; the same-policy figure measures the levels."""
+    by = table.groupby(level="policy")
+    cols = ["auto_cost", "base_sQ_cost", "base_same_cost"]
+    out = by[cols].sum()
+    out["vs_base_sQ_pct"] = 100 * (out["auto_cost"] / out["base_sQ_cost"] - 1)
+    out["vs_base_same_pct"] = 100 * (out["auto_cost"] / out["base_same_cost"] - 1)
+    # the split over the cells whose levels were analytic in every seed (simopt's holding / ordering is not kept)
+    known = table[table["auto_hold"].notna()].groupby(level="policy")
+    part = known[["auto_hold", "base_sQ_hold", "auto_order", "base_sQ_order", "base_sQ_cost"]].sum()
+    out["split_share"] = part["base_sQ_cost"] / out["base_sQ_cost"]
+    out["hold_excess_pct"] = 100 * (part["auto_hold"] - part["base_sQ_hold"]) / part["base_sQ_cost"]
+    out["order_excess_pct"] = 100 * (part["auto_order"] - part["base_sQ_order"]) / part["base_sQ_cost"]
+    total = out[cols].sum().to_frame("all").T
+    total["vs_base_sQ_pct"] = 100 * (total["auto_cost"] / total["base_sQ_cost"] - 1)
+    total["vs_base_same_pct"] = 100 * (total["auto_cost"] / total["base_same_cost"] - 1)
+    return pd.concat([out, total])
 
 
 if __name__ == "__main__":

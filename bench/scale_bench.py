@@ -1,7 +1,7 @@
 """Scale benchmark: the whole nightly job at growing series counts, each in a fresh process, then the next
 night incremental.
 
-    .venv/bin/python bench/scale_bench.py --series 10000 100000 [--keep]
+    .venv/bin/python bench/scale_bench.py --series 10000 100000 [--keep] [--conf-file overlay.yaml ...]
 
 For each size: generate the sample (n_items = series / 4 regions, 2 years daily), run `skuplan run` in a
 subprocess (fresh JVM, so memory figures are its own) for RUN_DATE (a full run: no sales history yet), sample
@@ -9,7 +9,9 @@ the peak resident memory of the driver (the Python process plus its JVM child; i
 the executors), and read the per-stage seconds from the `runs` manifest. Then add one day of sales (the last
 day's rows again, a day later) and run the next run_date into the same outputs: the incremental night validates
 only that day and merges it into the sales history; forecast and policy still read the whole history. The cost
-slope between consecutive sizes is log(t2 / t1) / log(n2 / n1) of the full runs: 1.0 is linear. Last line:
+slope between consecutive sizes is log(t2 / t1) / log(n2 / n1) of the full runs: 1.0 is linear. --conf-file
+overlays (repeatable) are merged over conf/ before the bench's inputs/outputs roots, in both nights (e.g. an
+overlay setting forecast.class_candidates, to compare auto with and without global_gbm). Last line:
     series=<n> total_s=<full run> incremental_s=<one new day> series_per_s=<r> driver_rss_mb=<m> slope=<s>
 """
 
@@ -80,7 +82,7 @@ def add_one_day(sales_dir: Path) -> int:
     return day.num_rows
 
 
-def run_size(n_series: int, work: Path) -> dict:
+def run_size(n_series: int, work: Path, overlays: tuple[Path, ...] = ()) -> dict:
     from skuplan.sample import SampleSpec, generate_sample
 
     n_items = max(1, n_series // 4)
@@ -90,9 +92,10 @@ def run_size(n_series: int, work: Path) -> dict:
     gen_s = time.perf_counter() - t0
     conf = work / f"conf_{n_series}.yaml"
     conf.write_text(json.dumps({"inputs": {"root": str(data)}, "outputs": {"root": str(out)}}))
-    full = _night(conf, out, RUN_DATE, n_series)
+    confs = (*overlays, conf)  # the bench's roots last: an overlay cannot send the outputs elsewhere
+    full = _night(confs, out, RUN_DATE, n_series)
     new_rows = add_one_day(data / "sales")
-    night = _night(conf, out, RUN_DATE + dt.timedelta(days=1), n_series)
+    night = _night(confs, out, RUN_DATE + dt.timedelta(days=1), n_series)
     return {
         "series": n_series,
         "n_items": n_items,
@@ -107,19 +110,10 @@ def run_size(n_series: int, work: Path) -> dict:
     }
 
 
-def _night(conf: Path, out: Path, run_date: dt.date, n_series: int) -> dict:
-    cmd = [
-        sys.executable,
-        "-m",
-        "skuplan.cli",
-        "run",
-        "--conf",
-        str(REPO / "conf"),
-        "--conf-file",
-        str(conf),
-        "--run-date",
-        run_date.isoformat(),
-    ]
+def _night(confs: tuple[Path, ...], out: Path, run_date: dt.date, n_series: int) -> dict:
+    files = [arg for conf in confs for arg in ("--conf-file", str(conf))]
+    cmd = [sys.executable, "-m", "skuplan.cli", "run", "--conf", str(REPO / "conf"), *files,
+           "--run-date", run_date.isoformat()]  # fmt: skip
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -152,12 +146,23 @@ def main() -> None:
     )
     parser.add_argument("--series", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--keep", action="store_true", help="keep the generated data and outputs")
+    parser.add_argument(
+        "--conf-file",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="YAML",
+        help="config overlay merged over conf/ in every run (repeatable)",
+    )
     args = parser.parse_args()
+    for overlay in args.conf_file:
+        if not overlay.is_file():
+            parser.error(f"--conf-file {overlay}: no such file")
     work = Path(tempfile.mkdtemp(prefix="skuplan_scale_"))
     results = []
     try:
         for n in sorted(args.series):
-            res = run_size(n, work)
+            res = run_size(n, work, tuple(p.resolve() for p in args.conf_file))
             results.append(res)
             print(
                 f"series={n:>7} total_s={res['total_s']:8.1f} series_per_s={n / res['total_s']:8.1f} "

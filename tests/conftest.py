@@ -7,6 +7,17 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Modules that read the session's `golden_run`: under pytest-xdist they share one worker, so the golden pipeline
+# runs once per suite, not once per worker.
+GOLDEN_RUN_MODULES = {"test_golden_outputs", "test_resume", "test_constraints", "test_incremental", "test_tracking"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """One xdist group per test module (`--dist loadgroup` then keeps a module's tests, and so its module-scoped
+    pipeline runs, on one worker), and one group for the golden-run modules. Without xdist the marks are inert."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        item.add_marker(pytest.mark.xdist_group("golden_run" if module in GOLDEN_RUN_MODULES else module))
 
 
 @pytest.fixture(scope="session")

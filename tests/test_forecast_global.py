@@ -127,6 +127,14 @@ def test_gbm_forecasts_are_identical_across_runs():
     assert np.isfinite(a.values["yhat"]).all() and (a.values["yhat"] >= 0).all()
 
 
+def test_partition_without_a_sale_in_any_target_forecasts_zero():
+    """All training targets 0 (LightGBM's Tweedie refuses such labels): the fit is 0, with no failed training."""
+    frame = pd.concat([series_frame(f"z{k}", np.r_[np.full(60, 3.0), np.zeros(140)]) for k in range(3)])
+    fc = GlobalGBM(FAST_GBM).fit_predict(_view(frame.reset_index(drop=True)))
+    assert fc.errors == [None] * 3
+    assert fc.values["yhat"].tolist() == np.zeros((H, 3)).tolist()
+
+
 def test_poison_series_is_left_out_and_its_neighbours_are_unchanged():
     frame = _frame(n=10)
     poison = series_frame("zz_poison", np.r_[np.full(150, 4.0), [np.inf, -3.0], np.full(48, 4.0)])
@@ -176,10 +184,12 @@ def test_partition_that_cannot_train_falls_back_per_series_with_a_status_row():
 
 
 def test_engine_runs_global_gbm_deterministically_among_auto_candidates():
+    """Same series, rows handed over in another order: identical frames (the batch is canonical, the training
+    rows follow it, LightGBM runs deterministic on one thread)."""
     frame = _frame(n=12)
     cfg = ForecastConfig(candidates=["global_gbm", "moving_average"], global_gbm=FAST_GBM)
     a = forecast_batch(to_batch(frame), cfg)
-    b = forecast_batch(to_batch(frame), cfg)
+    b = forecast_batch(to_batch(frame.sample(frac=1.0, random_state=7)), cfg)
     for x, y in zip(a, b, strict=True):
         pd.testing.assert_frame_equal(x, y)
     m = a.metrics

@@ -88,6 +88,11 @@ def test_incremental_night_equals_full_refresh(spark, nights):
     cfg, _, base, scenario = nights
     assert "incremental, sales dated after 2025-12-31" in base.stages[0].detail
     assert "full refresh (no sales history of scenario low_z yet)" in scenario.stages[0].detail
+    # prepare: the base night appended the new day to the lists the golden run committed, the refresh rebuilt them
+    assert "lists incremental" in base.stages[1].detail and "lists full" in scenario.stages[1].detail
+    state = {r["scenario"]: r for r in io.read_table(spark, cfg, "prepare_state").collect()}
+    assert {s: (r["through_date"], r["run_id"]) for s, r in state.items()} == {
+        "base": (NEW_DAY, base.run_id), SCENARIO: (NEW_DAY, scenario.run_id)}
     for table in UPSTREAM:
         inc, full = _rows(spark, cfg, table, NIGHT2, "base"), _rows(spark, cfg, table, NIGHT2, SCENARIO)
         assert inc.count() == full.count() > 0 or table == "data_flags", table
@@ -124,9 +129,6 @@ def test_second_night_quarantines_only_its_new_bad_rows(spark, nights):
     assert full.count() > len(night2)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug (issue 14, open): levels.discrete_levels caps the level at the "
-                   "law's mean + z_max sd, while plan_discrete reports SS and z from the forecast's E[D_L + U], so "
-                   "a capped row can report z slightly above z_max (0.99-1.14 with z_max 1.0)")
 def test_scenario_and_base_coexist(spark, nights):
     cfg, _, _, _ = nights
     base = read_plan(spark, cfg, "inventory_policy", NIGHT2).toPandas().set_index(["item_id", "region_id"])
@@ -179,3 +181,30 @@ def test_report_compares_scenario_with_base(spark, nights):
     assert rows["safety_stock_value"].change < 0
     html = scenarios.scenario_section(list(rows.values()), SCENARIO).body
     assert SCENARIO in html and "safety stock value" in html
+
+
+def test_merged_lists_equal_lists_of_the_whole_history(spark):
+    """Tonight's lists from last night's plus the new days equal the lists of the whole history: a day leaves the
+    7-day window, a series gets no new day, a series is new tonight; last_sale_day is the whole history's."""
+    from skuplan.schemas import DAILY_SERIES
+    from skuplan.series.prepared import full_lists, merged_lists
+
+    d = dt.date(2024, 1, 1)
+    rows = [("A", "R1", d, 4.0, 0.0, 2.0, False), ("A", "R1", d + dt.timedelta(days=5), 0.0, 1.0, None, True),
+            ("A", "R1", d + dt.timedelta(days=8), 3.0, 0.0, 2.5, False),  # tonight
+            ("B", "R1", d + dt.timedelta(days=2), 6.0, 0.0, 1.0, False),  # no new day, its sale leaves the window
+            ("C", "R2", d + dt.timedelta(days=8), 0.0, 0.0, 1.0, False)]  # first row tonight, never sold
+    daily = spark.createDataFrame(rows, DAILY_SERIES)
+    last_night, tonight = d + dt.timedelta(days=7), d + dt.timedelta(days=9)
+    previous = full_lists(daily.where(F.col("date") <= F.lit(last_night)), last_night, 7)
+    merged = merged_lists(previous, daily.where(F.col("date") > F.lit(last_night)), tonight, 7)
+    full = full_lists(daily, tonight, 7)
+    assert merged.schema == full.schema
+    assert merged.exceptAll(full).isEmpty() and full.exceptAll(merged).isEmpty()
+    got = {r["item_id"]: r for r in merged.collect()}
+    epoch = lambda day: (day - dt.date(1970, 1, 1)).days  # noqa: E731
+    # the window is days 3..9 after Jan 1 (Jan 4 to Jan 10): A keeps its Jan 6 row, B's Jan 3 sale is gone
+    assert got["A"]["day"] == [epoch(d + dt.timedelta(days=5)), epoch(d + dt.timedelta(days=8))]
+    assert got["A"]["units"] == [0.0, 3.0] and got["A"]["price"] == [None, 2.5]
+    assert got["B"]["day"] == [] and got["B"]["last_sale_day"] == epoch(d + dt.timedelta(days=2))
+    assert got["C"]["first_day"] == epoch(d + dt.timedelta(days=8)) and got["C"]["last_sale_day"] is None

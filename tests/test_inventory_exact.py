@@ -351,3 +351,56 @@ def test_level_error_added_to_the_history_law_is_a_discretised_normal():
     ks = np.arange(-40, -3)
     below = stats.norm.cdf((ks + 0.5) / 2.0) - stats.norm.cdf((ks - 0.5) / 2.0)
     assert (out[1] * k).sum() == pytest.approx(3.0 + (below * (-3 - ks)).sum(), abs=1e-9)
+
+
+def test_capped_level_reports_z_at_most_z_max_from_the_reported_mean():
+    # z_max 0.5 binds every row. The band is centred on the mean safety stock is measured from (forecast E[D_L] +
+    # exact E[U]), not on the modelled law's own mean: a lumpy row's history law (mean 3/day against the forecast's
+    # 2/day) and an erratic row's level-error shift both moved that mean, and a capped row reported z above z_max.
+    # The capped s is the largest whole s with (s - mean) / sd <= z_max, mean = reorder_point - safety_stock.
+    hist = np.tile([0.0, 0.0, 9.0], 100)[None, :]  # 3/day in lumps of 9
+    lumpy = one_series(mean_daily_demand=2.0, sigma_daily=4.0, lead_time_std_days=0.0, demand_class="lumpy")
+    erratic = one_series(item_id="i2", mean_daily_demand=4.0, sigma_daily=np.sqrt(30.0), lead_time_std_days=0.0,
+                         sigma_demand_daily=np.sqrt(20.0), demand_class="erratic", service_level=0.99)  # fmt: skip
+    cfg = InventoryConfig(z_max=0.5, bootstrap_prior_nonzero=0)
+    for policy in ("sQ", "sS"):
+        lp = plan_policy(lumpy, cfg.model_copy(update={"policy": policy}), history=hist).iloc[0]
+        ep = plan_policy(erratic, cfg.model_copy(update={"policy": policy})).iloc[0]
+        assert lp.method == "bootstrap"
+        for p in (lp, ep):
+            mean = p.reorder_point - p.safety_stock
+            assert p.z_capped and p.z <= 0.5 + 1e-12, (policy, p.item_id, p.z)
+            assert p.reorder_point == np.floor(mean + 0.5 * p.sigma_protection + 1e-9), (policy, p.item_id)
+
+
+def test_sparse_moment_fit_describes_the_frequency_scaled_day():
+    # History: 9 units every third day (mean 3, mean square 27); forecast 1/day, so the day's law moves by
+    # frequency to P(9) = 1/9 (variance 81/9 - 1 = 8), not to the history's variance 18 (what the input
+    # sigma_demand_daily says). The negative binomial the history law is blended with must have those moments:
+    # with a lot far above the day's tail, E[U] = E[X (X - 1)] / 2 E[X] = (8 + 1 - 1) / 2 = 4 for both laws (the
+    # history's own: 72 / 9 / 2 = 4); the variance 18 gave an NB of lumps ~18 units and E[U] = 9.
+    hist = np.tile([0.0, 0.0, 9.0], 100)[None, :]
+    row = one_series(mean_daily_demand=1.0, sigma_daily=np.sqrt(18.0), sigma_demand_daily=np.sqrt(18.0),
+                     lead_time_std_days=0.0, demand_class="lumpy", order_cost=400.0)  # fmt: skip
+    nb = plan_policy(row, InventoryConfig(bootstrap_prior_nonzero=10**9), history=hist).iloc[0]
+    own = plan_policy(row, InventoryConfig(bootstrap_prior_nonzero=0), history=hist).iloc[0]
+    assert nb.order_qty_policy > 300  # the NB's tail past the lot is < 1e-8
+    assert own.undershoot == pytest.approx(4.0, abs=1e-6)
+    assert nb.undershoot == pytest.approx(4.0, abs=1e-4)
+
+
+def test_ss_orders_average_the_economic_lot():
+    # (s, S) reviewed weekly, Poisson(10) days: an order is S - s plus the undershoot U, E[U] = E[X^2] / 2E[X] - 1/2
+    # = (70 + 70^2) / 140 - 1/2 = 35 for a week's demand X (mean 70, variance 70). EOQ = sqrt(2 100 3650 / 2.4) =
+    # 551.5 -> 552 whole units, so S - s = 552 - 35 = 517, and the replayed orders average ~552 units (with
+    # S - s = EOQ they averaged EOQ + 35: 6 % fewer orders and that much more cycle stock).
+    row = one_series(mean_daily_demand=10.0, sigma_daily=np.sqrt(10.0), sigma_demand_daily=np.sqrt(10.0),
+                     lead_time_std_days=0.0)  # fmt: skip
+    cfg = InventoryConfig(policy="sS", replay={"warmup_days": 70})
+    p = plan_policy(row, cfg).iloc[0]
+    assert p.eoq == pytest.approx(np.sqrt(2 * 100 * 3650 / 2.4)) and p.order_qty_policy == 552 - 35
+    rng = np.random.default_rng(2)
+    dem = rng.poisson(10.0, (60, 2000)).astype(float)
+    plan = pd.concat([plan_policy(row, cfg)] * len(dem), ignore_index=True)
+    met, _ = simulate(dem, plan, cfg, initial_on_hand=np.full(len(dem), p.order_up_to))
+    assert met.ordered_units.sum() / met.n_orders.sum() == pytest.approx(552, abs=3)

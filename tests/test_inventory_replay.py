@@ -164,7 +164,7 @@ def test_rolling_origin_replans_from_the_data_available_then():
 
 
 def test_rolling_stats_follow_a_yearly_swing_with_last_years_change():
-    from skuplan.inventory.replay import rolling_stats
+    from skuplan.inventory.replay_stats import rolling_stats
 
     # Exactly periodic (52 weeks) swing, 800 days; sQ, L = 7 -> P = 7, smooth -> trailing window w = 28.
     t = np.arange(800)
@@ -182,7 +182,7 @@ def test_rolling_stats_follow_a_yearly_swing_with_last_years_change():
 
 
 def test_rolling_sigma_never_below_the_iid_error_of_the_trailing_mean():
-    from skuplan.inventory.replay import rolling_stats
+    from skuplan.inventory.replay_stats import rolling_stats
 
     # i.i.d. days of variance v: a 28-day trailing mean forecasting the next 7 days errs by sqrt(7 v (1 + 7/28))
     # (the 7 days' own noise plus the mean's), brute force on 100k independent windows within 1 %.

@@ -137,3 +137,38 @@ def test_one_item_with_100x_rows_is_bounded_per_bucket(spark):
     assert status == {"S0": "ok", "S1": "ok", "S2": "ok", "BIG": "ok"}
     big_fc = [r.yhat for r in forecasts.where("item_id = 'BIG'").collect()]
     assert len(big_fc) == 7 and all(abs(y - 10.0) < 0.5 for y in big_fc)  # 10 channels x 1 unit a day
+
+
+def test_outlier_days_lower_median_and_minimum_count():
+    """Flags from the day lists (numpy, no Spark): the threshold is factor x the series' lower median non-zero day
+    (the ceil(k/2)-th smallest of k, as Spark's percentile_approx(0.5) gives), zeros ignored, and a series with
+    fewer than 5 non-zero days is never flagged."""
+    import numpy as np
+
+    from skuplan.series.window_stats import outlier_days
+
+    # series 0: non-zero 2, 4, 6, 8, 100 (and a zero day): k=5, median = 3rd smallest = 6, threshold 6 x 10 = 60
+    # series 1: non-zero 1, 2, 3, 4, 5, 70: k=6, lower median = 3rd smallest = 3, threshold 30: only 70 flagged
+    # series 2: four non-zero days, one huge: too few to judge
+    units = [2, 0, 4, 6, 8, 100, 1, 2, 3, 4, 5, 70, 1, 1, 1, 900]
+    offsets = np.array([0, 6, 12, 16])
+    day = np.array([10, 11, 12, 13, 14, 15, 10, 11, 12, 13, 14, 15, 10, 11, 12, 13])
+    rows, days, values, threshold = outlier_days(offsets, day, np.array(units, dtype=float), factor=10.0)
+    assert rows.tolist() == [0, 1] and days.tolist() == [15, 15]
+    assert values.tolist() == [100.0, 70.0] and threshold.tolist() == [60.0, 30.0]
+
+
+def test_window_stats_by_hand_with_a_day_outside_the_window():
+    """The statistics of the lists (numpy): only the last `window_days` days count, first_day (whole history) sets
+    the day count. Days 0..9, window 4 (days 6..9): units 5 on day 1 (outside), 0, 3, absent, 9 inside."""
+    import numpy as np
+
+    from skuplan.series.window_stats import window_stats
+
+    got = window_stats(np.array([0]), np.array([0, 4]), np.array([1, 6, 7, 9]), np.array([5.0, 0.0, 3.0, 9.0]),
+                       cutoff_day=9, window_days=4)
+    # window 0, 3, 0, 9: mean 3, sample variance (0 + 9 + 0 + 81 - 4 * 9) / 3 = 18; non-zero 3 and 9: mean 6,
+    # population sd 3 -> CV² 0.25; ADI 4 / 2; 12 units in 4 days -> 1095 a year
+    assert got["n_obs"].tolist() == [10]
+    assert got["mean_daily"][0] == 3.0 and got["std_daily"][0] == np.sqrt(18.0)
+    assert got["adi"][0] == 2.0 and got["cv2"][0] == 0.25 and got["annual_units"][0] == 1095.0

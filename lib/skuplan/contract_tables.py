@@ -280,8 +280,8 @@ OUTPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
     # The intraday stream's tables (skuplan.stream): not partitioned by run_date; batch_id is the micro-batch.
     TableSpec("inventory_position", "Intraday on-hand stock per item x region, kept current by `skuplan stream`", (
         *KEYS,
-        ("on_hand", "double", False, "units on hand after every event applied so far (the sum of their signed "
-         "qty; the opening stock arrives as an adjustment)"),
+        ("on_hand", "double", False, "units on hand after every event applied so far (opening_on_hand plus the "
+         "sum of their signed qty)"),
         ("events_applied", "long", False, "distinct events applied to the row"),
         ("late_events", "long", False, "events applied that arrived after complete_through had passed them"),
         ("last_event_time", "timestamp", True, "latest event_time applied"),
@@ -290,6 +290,10 @@ OUTPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
         ("batch_id", "long", False, "micro-batch that last updated the row"),
         ("batch_start_on_hand", "double", False, "on_hand before that micro-batch (a replayed batch restarts "
          "from it)"),
+        ("opening_on_hand", "double", False, "stock the position started from: on_hand of the nightly inventory "
+         "snapshot (staged_inventory) of opening_run_date, or 0 when that snapshot had no row for it"),
+        ("opening_run_date", "date", True, "run_date of the complete nightly run whose snapshot gave "
+         "opening_on_hand (null: no snapshot row, started from 0)"),
     ), partitioned=False),
     TableSpec("reorder_signals", "One row per crossing of the reorder point by an intraday position", (
         ("signal_id", "string", False, "sha-256 of item_id, region_id and event_id: one signal per crossing"),
@@ -312,15 +316,6 @@ OUTPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
         ("on_hand", "double", False, "position after the event"),
         ("batch_id", "long", False, "micro-batch that raised the alert"),
         ("raised_at", "timestamp", False, "when the micro-batch computed the alert (UTC)"),
-    ), partitioned=False),
-    TableSpec("stream_events", "Every event the stream applied, once (the ledger that deduplicates by event_id)", (
-        ("event_id", "string", False, "producer's event key"),
-        *KEYS,
-        ("event_time", "timestamp", False, "when the event happened"),
-        ("kind", "string", False, "sale | return | receipt | adjustment"),
-        ("qty", "double", False, "units as sent"),
-        ("delta", "double", False, "signed change of on_hand (sale -qty, return and receipt +qty, adjustment qty)"),
-        ("batch_id", "long", False, "micro-batch that applied it"),
     ), partitioned=False),
     TableSpec("stream_quarantine", "Events the stream rejected, one row per event, with the rule that rejected it", (
         ("source", "string", False, "files | delta | kafka"),
@@ -443,8 +438,8 @@ STAGED_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
               "as lists (SeriesBatch.from_arrow fills the absent days)", (
         *KEYS,
         ("first_day", "int", True, f"first day of the series' whole history up to the cutoff, {_EPOCH_DAYS}"),
-        ("day", "array<int>", True, f"days with a row in the last forecast.max_history_days up to the cutoff, "
-         f"{_EPOCH_DAYS}, ascending (empty: none in the window)"),
+        ("day", "array<int>", True, "days with a row in the last max(forecast.max_history_days, 365) up to the "
+         f"cutoff, {_EPOCH_DAYS}, ascending (empty: none in the window)"),
         ("units", "array<double>", True, "units of each listed day"),
         ("promo", "array<double>", True, "promotion intensity of each listed day"),
         ("price", "array<double>", True, "selling price of each listed day (null element: not given)"),
@@ -465,6 +460,16 @@ STAGED_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
         ("basis", "string", False, "hash of what decides acceptance (quality config, sales input, accepted "
          "items); a change makes the next night a full refresh"),
         ("run_id", "string", False, "run that merged the history"),
+        ("updated_at", "timestamp", False, "when (UTC)"),
+    ), partitioned=False),
+    TableSpec("prepare_state", "Which committed series lists an incremental night's prepare starts from: one row "
+              "per scenario, the last prepare built from the current sales_history", (
+        ("scenario", "string", False, "what-if scenario (base: the nightly plan)"),
+        ("through_date", "date", False, "the lists hold the history up to this day (that run's cutoff)"),
+        ("window_days", "int", False, "days the lists hold (max of forecast.max_history_days and 365)"),
+        ("arrays_version", "long", False, "Delta version of series_arrays that committed the lists"),
+        ("stats_version", "long", False, "Delta version of series_stats committed with them (last_sale_date)"),
+        ("run_id", "string", False, "run whose prepare committed them"),
         ("updated_at", "timestamp", False, "when (UTC)"),
     ), partitioned=False),
 )}  # fmt: skip

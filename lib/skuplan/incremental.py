@@ -27,11 +27,12 @@ from pyspark.sql import functions as F
 from skuplan import io, tables
 from skuplan.config import Config, check_identifier
 from skuplan.contracts import contract
+from skuplan.resume import later_rewrite
 from skuplan.schemas import struct_type
 
 log = logging.getLogger("skuplan")
 
-HISTORY, STATE = "sales_history", "history_state"
+HISTORY, STATE, PREPARED = "sales_history", "history_state", "prepare_state"
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,8 @@ def commit(ctx, accepted: DataFrame, window: Window, basis_now: str) -> None:
     """Merge the night's accepted sales rows into the history (one commit replacing the scenario's rows dated
     after the window start: rerunning a night is idempotent), then move the watermark to the cutoff."""
     spark, cfg, scenario = ctx.spark, ctx.cfg, check_identifier(ctx.scenario, "scenario", table=True)
+    # Lists a prepare built from history rows this commit replaces must not seed a later night: forgotten first.
+    forget_prepared(spark, cfg, scenario, window.since)
     rows = accepted.select("*", F.lit(scenario).alias("scenario"))
     ref = io.create_table(rows, cfg, HISTORY, partition_by=("scenario",))
     where = f"scenario = '{scenario}'" + (
@@ -161,3 +164,97 @@ def commit(ctx, accepted: DataFrame, window: Window, basis_now: str) -> None:
         state_ref,
     )
     log.info("  merged %d sales rows into %s (%s)", written, HISTORY, window.why)
+
+
+# Incremental prepare (skuplan.stages.prepare): the series lists a prepare committed seed the next night's, which
+# appends the new days instead of aggregating the whole history again. `prepare_state` says which lists (Delta
+# versions of series_arrays and series_stats) hold the current history up to which day.
+
+
+@dataclass(frozen=True)
+class PrepareBase:
+    """Last night's lists (series_arrays rows without category, plus last_sale_day) and the day they reach."""
+
+    lists: DataFrame
+    through: dt.date
+
+
+def night_since(spark: SparkSession, cfg: Config, scenario: str, run_id: str) -> tuple[bool, dt.date | None]:
+    """(merged, since) of this run's validate: whether it merged the history, and after which day (None: all)."""
+    state = last_state(spark, cfg, scenario)
+    if state is None or state["run_id"] != run_id:
+        return False, None
+    return True, state["since_date"]
+
+
+def prepare_base(
+    spark: SparkSession, cfg: Config, scenario: str, since: dt.date, window_days: int
+) -> tuple[PrepareBase | None, str]:
+    """The lists a night that merged sales dated after `since` starts from, or None and why it prepares in full."""
+    ref = tables.table_ref(cfg, PREPARED)
+    rows = (
+        tables.read(spark, ref).where(F.col("scenario") == scenario).collect()
+        if tables.exists(spark, ref)
+        else []
+    )
+    if not rows:
+        return None, "no prepared lists of this history yet"
+    state = rows[0]
+    if state["through_date"] != since:
+        return (
+            None,
+            f"the last prepared lists reach {state['through_date']}, tonight's new sales start after {since}",
+        )
+    if state["window_days"] != window_days:
+        return None, f"the list window changed ({state['window_days']} -> {window_days} days)"
+    run_date = since + dt.timedelta(days=1)
+    for name, version in (
+        ("series_arrays", state["arrays_version"]),
+        ("series_stats", state["stats_version"]),
+    ):
+        rewrite = later_rewrite(spark, tables.table_ref(cfg, name), version, run_date, scenario)
+        if rewrite is not None:
+            return (
+                None,
+                f"{name} of {run_date} was rewritten after run {state['run_id']} (version {rewrite['version']})",
+            )
+    keys = ["item_id", "region_id"]
+    part = (F.col("run_date") == F.lit(run_date)) & (F.col("scenario") == scenario)
+    arrays = tables.read(spark, tables.table_ref(cfg, "series_arrays"), state["arrays_version"]).where(part)
+    stats = tables.read(spark, tables.table_ref(cfg, "series_stats"), state["stats_version"]).where(part)
+    last_sale = stats.select(*keys, F.unix_date("last_sale_date").alias("last_sale_day"))
+    lists = arrays.drop("category", "run_date", "scenario").join(F.broadcast(last_sale), keys, "left")
+    return PrepareBase(lists, since), f"lists of run {state['run_id']} (through {since}) plus the new days"
+
+
+def record_prepared(ctx, versions: dict[str, int], window_days: int) -> None:
+    """After prepare committed series_arrays and series_stats (`versions`) from the current history: they seed the
+    next night."""
+    scenario = check_identifier(ctx.scenario, "scenario", table=True)
+    row = {
+        "scenario": scenario,
+        "through_date": ctx.cutoff,
+        "window_days": window_days,
+        "arrays_version": versions["series_arrays"],
+        "stats_version": versions["series_stats"],
+        "run_id": ctx.run_id,
+        "updated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+    }
+    state = ctx.spark.createDataFrame([row], struct_type(contract(PREPARED)))
+    ref = io.create_table(state, ctx.cfg, PREPARED)
+    tables.save(
+        state.write.format("delta").mode("overwrite").option("replaceWhere", f"scenario = '{scenario}'"), ref
+    )
+
+
+def forget_prepared(spark: SparkSession, cfg: Config, scenario: str, since: dt.date | None) -> None:
+    """Drop the scenario's prepare_state row if its lists reach past `since` (every row: None), the day after which
+    the history is about to be replaced."""
+    ref = tables.table_ref(cfg, PREPARED)
+    if not tables.exists(spark, ref):
+        return
+    where = F.col("scenario") == scenario
+    if since is not None:
+        where = where & (F.col("through_date") > F.lit(since))
+    if not tables.read(spark, ref).where(where).isEmpty():  # a normal night keeps the row: no commit then
+        tables.delta_table(spark, ref).delete(where)

@@ -187,11 +187,15 @@ def rows_at(view: View, pf: Prefix, cal: np.ndarray, o: int, steps, cols: np.nda
     )
 
 
-def training_rows(view: View, cols: np.ndarray, origins: int, steps_per_origin: int, seed: int) -> Rows:
+def training_rows(
+    view: View, cols: np.ndarray, origins: int, steps_per_origin: int, seed: int, pf=None, cal=None
+) -> Rows:
     """Rows for fitting: origins o_i = end - h - 7 i (i < origins), each with `steps_per_origin` steps drawn
     (seeded, the same for every series, so the rows of a series never depend on its neighbours) from 1..h;
-    only series that had started before o_i and whose target day is observed."""
-    pf, cal = prefix(view), calendar_columns(view)
+    only series that had started before o_i and whose target day is observed. pf, cal: the view's prefix()
+    and calendar_columns() when the caller has them already."""
+    pf = prefix(view) if pf is None else pf
+    cal = calendar_columns(view) if cal is None else cal
     parts = []
     for i in range(origins):
         o = view.end - view.h - ORIGIN_SPACING * i
@@ -210,6 +214,8 @@ def training_rows(view: View, cols: np.ndarray, origins: int, steps_per_origin: 
     return Rows(*(np.concatenate(a) for a in zip(*parts, strict=True)))
 
 
-def forecast_rows(view: View, cols: np.ndarray) -> Rows:
-    """Rows of the forecast from o = view.end, steps 1..h."""
-    return rows_at(view, prefix(view), calendar_columns(view), view.end, np.arange(1, view.h + 1), cols)
+def forecast_rows(view: View, cols: np.ndarray, pf=None, cal=None) -> Rows:
+    """Rows of the forecast from o = view.end, steps 1..h (pf, cal: as for training_rows)."""
+    pf = prefix(view) if pf is None else pf
+    cal = calendar_columns(view) if cal is None else cal
+    return rows_at(view, pf, cal, view.end, np.arange(1, view.h + 1), cols)

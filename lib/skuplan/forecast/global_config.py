@@ -27,8 +27,11 @@ class GlobalGBMConfig(_Strict):
     num_leaves: int = Field(31, ge=2, le=1024)
     min_data_in_leaf: int = Field(50, ge=1)
     # Training origins a week apart back from the last full horizon, and horizon steps drawn per origin.
+    # 2 steps, not 7: better on validation cuts (not the bench's test windows) and 40% cheaper to train:
+    # UCI re-cut 28 days early WAPE 0.90 vs 0.98-1.01, M5-like seed 2 1.136 vs 1.165-1.186 (seeds 1, 2, 42);
+    # 1 step was worse again (UCI 1.07). docs/decisions.md "Global models ...".
     origins: int = Field(12, ge=1, le=200)
-    steps_per_origin: int = Field(7, ge=1, le=400)
+    steps_per_origin: int = Field(2, ge=1, le=400)
     # LightGBM threads per partition: 1, Spark already runs one Python worker per core.
     threads: int = Field(1, ge=1, le=64)
     # Forecast the cold-start series with the partition's model instead of the launch-growth mean (engine).

@@ -59,24 +59,32 @@ class GlobalGBM(BatchModel):
         import lightgbm as lgb  # lazy: the registry imports every model module at start-up
 
         c = self.cfg
-        rows = ft.training_rows(view, cols, c.origins, c.steps_per_origin, self.seed)
+        pf, cal = ft.prefix(view), ft.calendar_columns(view)  # shared by the training and forecast rows
+        rows = ft.training_rows(view, cols, c.origins, c.steps_per_origin, self.seed, pf, cal)
+        if not rows.y.any():  # no sale in any target: the log-link fit is 0 (LightGBM refuses the labels)
+            return np.zeros((view.h, len(cols)))
         names = ft.feature_names(view)
         data = lgb.Dataset(
             rows.X, rows.y, feature_name=names, categorical_feature=["dow"], params={"verbosity": -1}
         )
         booster = lgb.train(self.params(), data, num_boost_round=c.rounds)
-        fr = ft.forecast_rows(view, cols)
-        pred = expected_over_promo(booster.predict, fr.X, names.index("promo"))
+        fr = ft.forecast_rows(view, cols, pf, cal)
+
+        def predict(X: np.ndarray) -> np.ndarray:  # on the fixed thread count too, not OpenMP's default
+            return booster.predict(X, num_threads=c.threads) if len(X) else np.zeros(0)
+
+        pred = expected_over_promo(predict, fr.X, names.index("promo"))
         return np.maximum(pred * fr.scale, 0.0).reshape(view.h, len(cols))
 
 
 def expected_over_promo(predict, X: np.ndarray, promo_col: int) -> np.ndarray:
     """predict(X), with rows whose promo is a probability p in (0, 1) taken as p f(1) + (1 - p) f(0)."""
-    out = predict(X)
     p = X[:, promo_col]
-    frac = np.flatnonzero((p > 0) & (p < 1))
-    if len(frac):
-        on, off = X[frac].copy(), X[frac].copy()
+    frac = (p > 0) & (p < 1)
+    out = np.empty(len(X))
+    out[~frac] = predict(X[~frac])
+    if frac.any():
+        on, off = X[frac], X[frac].copy()  # boolean indexing copies already
         on[:, promo_col], off[:, promo_col] = 1.0, 0.0
         out[frac] = p[frac] * predict(on) + (1 - p[frac]) * predict(off)
     return out

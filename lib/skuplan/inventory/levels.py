@@ -49,6 +49,10 @@ class LevelRows:
     # D_L gets it added (discrete.add_normal); a lagging level (a seasonal rise) is invisible to resampled days
     l_level_var: np.ndarray | None = None
     lead_sd: np.ndarray | None = None
+    # E[D_L] (units) the caller measures safety stock and z from (the forecast's; E[U] is added for sQ / sS rows):
+    # the z_min / z_max band is centred on it, so a capped row reports z = z_max, not the law's own mean's z
+    # (the history law and the level-error shift have means of their own). None: the law's mean.
+    report_mean_l: np.ndarray | None = None
     lot_candidates: np.ndarray | None = None  # (n, C) lots for the joint (s, Q) search (NaN: not a candidate)
     order_cost: np.ndarray | None = None
     holding_per_day: np.ndarray | None = None
@@ -199,8 +203,11 @@ def _chunk(rows: LevelRows, idx: np.ndarray, lost: bool, out: LevelResult) -> No
         csl_pmf[joint] = ds.convolve(pmf_l[joint], u_pmf[joint])
     mean_p = ds.mean_of(csl_pmf)
     sd_p = np.sqrt(np.maximum(ds.mean_of(csl_pmf * np.arange(n_cells)) - mean_p**2, 0.0))
-    lo = np.ceil(mean_p + rows.z_min * sd_p - 1e-9)
-    hi = np.floor(mean_p + rows.z_max * sd_p + 1e-9)
+    centre = mean_p
+    if rows.report_mean_l is not None:
+        centre = np.where(rs, mean_p, rows.report_mean_l[idx] / unit + ds.mean_of(u_pmf))
+    lo = np.ceil(centre + rows.z_min * sd_p - 1e-9)
+    hi = np.floor(centre + rows.z_max * sd_p + 1e-9)
     capped = level > hi
     level = np.minimum(np.maximum(level, lo), np.maximum(hi, lo))
     short_final = _at(short, (level + pad).astype(int))

@@ -15,6 +15,8 @@ occurs (a lumpy item's level changes with the frequency of its lumps, not their 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from skuplan.inventory.levels import CODES, LevelRows, discrete_levels
@@ -26,7 +28,7 @@ from skuplan.inventory.safety_stock import sigma_ltd
 LOT_MULTIPLES = (0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.2, 1.45, 1.75, 2.1, 2.5, 3.0)
 
 
-def _moments(inp, cfg, sigma, policy, review, paths):
+def _moments(inp, cfg, sigma, policy, review, paths, day_moments):
     d0, lt, lt_sd = inp.d0, inp.lt, inp.lt_sd
     big_r = cfg.review_period_days
     mean_l = interval_demand(paths, lt, d0)
@@ -35,7 +37,11 @@ def _moments(inp, cfg, sigma, policy, review, paths):
     frac = lt - np.floor(lt)
     var_l = sigma_ltd(rate, sigma.at(lt), lt, np.sqrt(lt_sd**2 + frac * (1 - frac))) ** 2
     sig_step = np.where(np.isfinite(sigma.demand) & (sigma.demand > 0), sigma.demand, sigma.at(review))
-    step_mean, step_var = rate * review, sig_step**2 * review
+    day_var = _frequency_day_var(rate, *day_moments)
+    # the days' own noise at the forecast rate replaces the history's, in every interval's variance
+    noise_shift = np.where(np.isfinite(day_var), day_var - sig_step**2, 0.0)
+    var_l = np.maximum(var_l + lt * noise_shift, 0.0)
+    step_mean, step_var = rate * review, (sig_step**2 + noise_shift) * review
     rs = policy == "RS"
     mean_lr = interval_demand(paths, lt + big_r, d0)
     rate_lr = mean_lr / np.maximum(lt + big_r, 1e-9)
@@ -43,12 +49,42 @@ def _moments(inp, cfg, sigma, policy, review, paths):
     var_lr = (
         sigma_ltd(rate_lr, sigma.at(lt + big_r), lt + big_r, np.sqrt(lt_sd**2 + frac_lr * (1 - frac_lr))) ** 2
     )
+    var_lr = np.maximum(var_lr + (lt + big_r) * noise_shift, 0.0)
     level_var = np.maximum(np.nan_to_num(sigma.at(lt) ** 2 * lt - sig_step**2 * lt), 0.0)  # var(L d e)
     extra, shift = _level_error_terms(mean_l, level_var, step_mean, step_var)
     extra, shift = np.where(rs, 0.0, extra), np.where(rs, 0.0, shift)
     step_mean = np.where(rs, np.maximum(mean_lr - mean_l, 0.0), step_mean)
     step_var = np.where(rs, np.maximum(var_lr - var_l, 0.0), step_var)
     return mean_l, var_l, rate, step_mean, step_var, extra, shift, level_var
+
+
+def _frequency_day_var(rate, m1, m2):
+    """Variance of one day's demand at `rate` when the history's day law (mean m1, mean square m2) moves to it by
+    how often demand occurs (discrete.scale_frequency: P(X = j) k for j > 0, k = rate / m1): k m2 - rate^2.
+    NaN where there is no such history (m1 NaN or 0).
+
+    The sparse rows' moment fit (the negative binomial their history law is blended with) must describe the same
+    day as that law. The history's own variance at a lower rate does not: a lumpy item whose trailing mean fell
+    to 0.11/day kept the 182-day variance 21, an NB of lumps of ~190 units, and its fill-rate level went to
+    s = 321 for lumps of at most 55 (the bench's lumpy sQ cells cost 1.2-2x the textbook at the same service)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = rate / m1
+        out = k * m2 - rate**2
+    return np.where(np.isfinite(out) & (m1 > 0), np.maximum(out, 0.0), np.nan)
+
+
+def _history_day_moments(cfg, hist, empirical):
+    """(mean, mean square) of the history days of the sparse-class rows (NaN elsewhere and without history)."""
+    m1, m2 = np.full(len(empirical), np.nan), np.full(len(empirical), np.nan)
+    if not hist.shape[1] or not empirical.any():
+        return m1, m2
+    window = hist[empirical]
+    n_valid = np.isfinite(window).sum(axis=1)
+    ok = n_valid > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m1[empirical] = np.where(ok, np.nansum(window, axis=1) / np.maximum(n_valid, 1), np.nan)
+        m2[empirical] = np.where(ok, np.nansum(window**2, axis=1) / np.maximum(n_valid, 1), np.nan)
+    return m1, m2
 
 
 def _level_error_terms(mean_l, level_var, step_mean, step_var):
@@ -104,17 +140,31 @@ def _lot_candidates(inp, cfg, policy, review, lots, fill):
     return cand
 
 
+def _ss_lots(inp, lots, is_ss, step_mean, step_var, review):
+    """S - s of (s, S) rows whose lot is an economic one (EOQ, Wagner-Whitin): the lot minus the mean undershoot.
+
+    An (s, S) order is S minus the position, i.e. S - s plus the undershoot U, so with S - s = EOQ the orders
+    averaged EOQ + E[U]: a weekly review leaves U ~ half a week of demand and more, and the bench's erratic (s, S)
+    ordered 35 % less often than (s, Q) with the same EOQ, its cycle stock that much higher. The large-lot
+    E[U] = E[X^2] / 2 E[X] - 1/2 of one review's demand X; never below one review's demand (the floor)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.nan_to_num((step_var + step_mean**2) / (2 * step_mean) - 0.5)
+    economic = is_ss & np.isin(lots.kind, ["eoq", "wagner_whitin"]) & (inp.d0 > 0)
+    target = np.maximum(lots.q_order - np.maximum(u, 0.0), inp.d0 * review)
+    return np.where(economic, round_order_qty(target, lots.moq, inp.pack), lots.q_order)
+
+
 def discrete_plan_levels(inp, cfg, sigma, policy, review, lots, hist, paths):
-    """(fields of plan._Levels, lot per row) for every row; rows without demand or invalid keep level 0."""
+    """(fields of plan_normal.Levels, lot per row) for every row; rows without demand or invalid keep level 0."""
     n = inp.n
     big_r = cfg.review_period_days
     rs, is_ss = policy == "RS", policy == "sS"
     act = np.flatnonzero(inp.valid & (inp.d0 > 0))
-    mean_l, var_l, rate, step_mean, step_var, extra, shift, level_var = _moments(
-        inp, cfg, sigma, policy, review, paths
-    )
     empirical = inp.df["demand_class"].isin(cfg.empirical_classes).to_numpy() & (
         cfg.empirical_method != "normal"
+    )
+    mean_l, var_l, rate, step_mean, step_var, extra, shift, level_var = _moments(
+        inp, cfg, sigma, policy, review, paths, _history_day_moments(cfg, hist, empirical)
     )
     fill = inp.stype == "fill_rate"
     # Sparse classes change level by how often demand occurs, not by its size: their undershoot does not scale
@@ -126,6 +176,7 @@ def discrete_plan_levels(inp, cfg, sigma, policy, review, lots, hist, paths):
     all_days, all_scale, all_weight = np.full((n, days.shape[1]), np.nan), np.ones(n), np.zeros(n)
     all_days[emp_rows], all_scale[emp_rows], all_weight[emp_rows] = days, scale, weight
     cand = _lot_candidates(inp, cfg, policy, review, lots, fill)
+    lots = replace(lots, q_order=_ss_lots(inp, lots, is_ss, step_mean, step_var, review))
     # Over-dispersed lead-time demand (variance above the mean) is skewed to the right: its upper quantiles lie
     # above a normal's with the same moments, and a normal D_L cost erratic series ~2 pp of CSL with the true
     # moments (brute-force replay, docs/decisions.md). The negative binomial (gamma-Poisson) of those moments
@@ -138,6 +189,7 @@ def discrete_plan_levels(inp, cfg, sigma, policy, review, lots, hist, paths):
         review=review[act], lot=lots.q_order[act], alpha=inp.alpha[act], use_fill=fill[act],
         normal=gaussian[act], z_min=cfg.z_min, z_max=cfg.z_max, day_samples=all_days[act],
         day_scale=all_scale[act], day_weight=all_weight[act], lead=inp.lt[act], lead_sd=inp.lt_sd[act], l_level_var=level_var[act],
+        report_mean_l=mean_l[act],
         lot_candidates=cand[act], order_cost=inp.k[act], holding_per_day=inp.h_year[act] / cfg.days_per_year,
     )  # fmt: skip
     res = discrete_levels(rows, cfg.shortage_mode == "lost_sales")

@@ -41,43 +41,12 @@ def series_stats(daily_df: DataFrame, cutoff: dt.date, window_days: int = 365) -
     (Syntetos-Boylan classification inputs). Computed over the last `window_days` days.
 
     Every day from a series' first row to the cutoff counts, with zero units where the daily aggregate has no
-    row: the day counts come from the first date, and absent days add nothing to the sums. So the input may
-    be gap-filled or not, with the same result, and prepare never builds a filled frame.
+    row, so the input may be gap-filled or not, with the same result. Computed from the series' day lists, as
+    prepare does (series.prepared, series.window_stats): one implementation for the pipeline and its callers.
     """
-    cut = F.lit(cutoff).cast("date")
-    start = F.date_sub(cut, window_days - 1)
-    rows = daily_df.where(F.col("date") <= cut)
-    inside = F.col("date") >= start
-    units = F.when(inside, F.col("units"))
-    nz = F.when(inside & (F.col("units") > 0), F.col("units"))
-    per_series = rows.groupBy(*SERIES_KEYS).agg(
-        F.min("date").alias("first_date"),
-        F.sum(units).alias("window_units"),
-        F.sum(units * units).alias("window_squares"),
-        F.count(nz).alias("nonzero_days"),
-        F.avg(nz).alias("nz_mean"),
-        F.coalesce(F.stddev_pop(nz), F.lit(0.0)).alias("nz_std"),
-        F.max(F.when(F.col("units") > 0, F.col("date"))).alias("last_sale_date"),
-    )
-    n_obs = F.datediff(cut, F.col("first_date")) + 1
-    n = F.least(n_obs, F.lit(window_days)).cast("double")  # days inside the window, zeros included
-    total, squares = F.coalesce(F.col("window_units"), F.lit(0.0)), F.coalesce(F.col("window_squares"), F.lit(0.0))
-    mean = total / n
-    # Sample variance from the sums; clamped at 0 against rounding when every day is equal.
-    variance = F.greatest((squares - total * total / n) / (n - 1), F.lit(0.0))
-    return per_series.select(
-        "item_id",
-        "region_id",
-        n_obs.cast("long").alias("n_obs"),
-        "first_date",
-        "last_sale_date",
-        mean.cast("double").alias("mean_daily"),
-        F.when(n > 1, F.sqrt(variance)).otherwise(0.0).cast("double").alias("std_daily"),
-        (n / F.greatest(F.col("nonzero_days"), F.lit(1))).cast("double").alias("adi"),
-        F.when(F.col("nz_mean") > 0, (F.col("nz_std") / F.col("nz_mean")) ** 2).otherwise(0.0).alias("cv2"),
-        # Annualised so that ABC and EOQ use a yearly demand even for young series.
-        (total * 365.0 / n).alias("annual_units"),
-    )
+    from skuplan.series.prepared import full_lists, stats_from_lists  # it builds on series_arrays below
+
+    return stats_from_lists(full_lists(daily_df, cutoff, window_days), cutoff, window_days)
 
 
 def with_bucket(df: DataFrame, n_buckets: int) -> DataFrame:
@@ -86,7 +55,8 @@ def with_bucket(df: DataFrame, n_buckets: int) -> DataFrame:
 
 
 
-def series_arrays(daily_df: DataFrame, cutoff: dt.date, max_history_days: int) -> DataFrame:
+def series_arrays(daily_df: DataFrame, cutoff: dt.date, max_history_days: int,
+                  with_last_sale: bool = False) -> DataFrame:
     """One row per series: item_id, region_id (+ category when daily_df has it), first_day (of the whole
     history) and list columns `day` (days since 1970-01-01, ascending), units, promo (+ price, stockout) over
     the last max_history_days days up to the cutoff (SeriesBatch.from_arrow unpacks them in Python).
@@ -96,6 +66,8 @@ def series_arrays(daily_df: DataFrame, cutoff: dt.date, max_history_days: int) -
 
     The window bounds the rows a forecast bucket holds however long one series' history is. A series with
     no day inside it keeps its row, with empty lists, so it is reported rather than lost.
+    with_last_sale: add `last_sale_day`, the last day up to the cutoff with units > 0 in the whole history (null:
+    never sold), which prepare's statistics need beyond the window (series.prepared).
     """
     if isinstance(cutoff, dt.datetime):  # a pandas Timestamp too
         cutoff = cutoff.date()
@@ -108,8 +80,10 @@ def series_arrays(daily_df: DataFrame, cutoff: dt.date, max_history_days: int) -
     obs = F.sort_array(F.collect_list(F.when(inside, F.struct(day.alias("day"), *[F.col(c) for c in cols]))))
     extra = [F.first("category", ignorenulls=True).alias("category")] if "category" in daily_df.columns else []
     first = F.min(F.when(day <= cutoff_day, day)).alias("first_day")
-    per_series = daily_df.groupBy(*SERIES_KEYS).agg(obs.alias("obs"), first, *extra)
+    last_sale = [F.max(F.when((day <= cutoff_day) & (F.col("units") > 0), day)).alias("last_sale_day")]
+    per_series = daily_df.groupBy(*SERIES_KEYS).agg(obs.alias("obs"), first, *extra, *(last_sale if with_last_sale
+                                                                                       else []))
     return per_series.select(
         *SERIES_KEYS, *(["category"] if extra else []), "first_day",
-        *[F.col(f"obs.{c}").alias(c) for c in ("day", *cols)],
+        *[F.col(f"obs.{c}").alias(c) for c in ("day", *cols)], *(["last_sale_day"] if with_last_sale else []),
     )

@@ -74,6 +74,14 @@ class StreamConfig(_Strict):
     # A position row is complete up to the latest event time seen minus this: events later than it are still
     # applied (and counted as late), but a reader should not take the row as final before that time.
     allowed_lateness_minutes: float = Field(60.0, ge=0)
+    # How a micro-batch writes inventory_position (skuplan.stream.positions): merge = a Delta MERGE of the touched
+    # keys (for large tables); overwrite = the whole table as one file, fewer Spark jobs per batch (faster while the
+    # table is small, up to ~1M positions). Both exactly once; switching between restarts is safe.
+    positions_write: Literal["merge", "overwrite"] = "merge"
+    # Redeliveries (same event_id) are dropped while the first delivery is remembered: the query keeps each
+    # event_id in its checkpointed state for this long after it arrived (a watermark on arrival time), then
+    # forgets it. State size ~ event rate x this; an event_id redelivered later than this is applied again.
+    dedup_retention_minutes: float = Field(60.0, gt=0)
     # How often the inventory_policy in force is re-resolved (latest complete nightly run), in seconds.
     policy_refresh_seconds: float = Field(300.0, ge=0)
 

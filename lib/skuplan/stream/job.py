@@ -11,7 +11,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from skuplan.config import Config, validate_path
 from skuplan.stream.batch import BatchWriter
-from skuplan.stream.sources import read_events
+from skuplan.stream.sources import deduplicate, parse_events, read_events
 from skuplan.stream.tables import ensure_tables
 
 log = logging.getLogger("skuplan.stream")
@@ -47,9 +47,9 @@ def start_stream(
         return holder["id"]
 
     writer = BatchWriter(cfg, refs, app_id, on_commit)
+    events = deduplicate(parse_events(read_events(spark, cfg)), cfg.stream.dedup_retention_minutes)
     stream = (
-        read_events(spark, cfg)
-        .writeStream.foreachBatch(writer)
+        events.writeStream.foreachBatch(writer)
         .option("checkpointLocation", checkpoint_location(cfg))
         .queryName("skuplan_stream")
     )

@@ -1,8 +1,9 @@
 """The intraday stream's rules, Spark-free: what an event does to a position, which events are bad, and when a
 position crosses its reorder point (a reorder signal) or goes below zero (an alert).
 
-The Spark glue (skuplan.stream.batch) calls `apply_events` once per item x region and micro-batch; the tests and
-the bench call it on whole event logs to recompute what the stream must have written.
+The Spark glue (skuplan.stream.batch) computes the same rules with window functions over each micro-batch (no
+Python worker in the stream's path); the tests and the bench run these functions on whole event logs to recompute
+what the stream must have written.
 """
 
 from __future__ import annotations
@@ -58,17 +59,25 @@ def apply_events(events: pd.DataFrame, start_on_hand: float, reorder_point: floa
     return out[APPLIED_COLUMNS].reset_index(drop=True)
 
 
-def recompute(events: pd.DataFrame, policy: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The batch answer over a whole, deduplicated event log (every key starting from 0): (positions with
-    on_hand and events_applied per key, and the events that signal or alert). `policy`: keys and
-    reorder_point. This is what the stream must equal after any number of micro-batches, kills and restarts,
-    when events arrive in event-time order."""
+def recompute(
+    events: pd.DataFrame, policy: pd.DataFrame, opening: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The batch answer over a whole, deduplicated event log: (positions with on_hand and events_applied per key,
+    and the events that signal or alert). `policy`: keys and reorder_point; `opening`: keys and on_hand of the
+    nightly inventory snapshot each key starts from (a key without a row starts from 0). This is what the stream
+    must equal after any number of micro-batches, kills and restarts, when events arrive in event-time order."""
     rop = {(r.item_id, r.region_id): r.reorder_point for r in policy.itertuples()}
-    applied = [apply_events(group, 0.0, rop.get(key)) for key, group in events.groupby(KEYS, sort=True)]
+    start = {} if opening is None else {(r.item_id, r.region_id): r.on_hand for r in opening.itertuples()}
+    applied = [
+        apply_events(group, float(start.get(key, 0.0)), rop.get(key))
+        for key, group in events.groupby(KEYS, sort=True)
+    ]
     if not applied:
         empty = pd.DataFrame(columns=[*KEYS, "on_hand", "events_applied"])
         return empty, pd.DataFrame(columns=APPLIED_COLUMNS)
     flat = pd.concat(applied, ignore_index=True)
-    positions = flat.groupby(KEYS, sort=True).agg(on_hand=("delta", "sum"), events_applied=("delta", "size"))
+    positions = flat.groupby(KEYS, sort=True).agg(
+        on_hand=("on_hand", "last"), events_applied=("delta", "size")
+    )
     flagged = flat[flat["signal"] | flat["alert"]]
     return positions.reset_index(), flagged.reset_index(drop=True)

@@ -162,6 +162,27 @@ def parse_events(raw: DataFrame) -> DataFrame:
     )
 
 
+def deduplicate(events: DataFrame, retention_minutes: float) -> DataFrame:
+    """Parsed streaming events without redeliveries: the first arrival of each event_id is kept, the later ones
+    within `retention_minutes` of it are dropped, in the query's own checkpointed state (so a micro-batch replayed
+    after a kill drops exactly what it dropped the first time).
+
+    The watermark is on arrival time (the micro-batch's timestamp, recorded in the checkpoint), not on event time:
+    the state forgets an event_id `retention_minutes` after it arrived, and an event however late in event time
+    is never dropped as late (it is applied, and counted as late in inventory_position). Bad events are kept
+    apart by a key of their own (their payload's hash), so a redelivered bad event is quarantined once."""
+    key = F.when(F.col("reason_code").isNull(), F.concat(F.lit("e|"), "event_id")).otherwise(
+        F.concat(F.lit("q|"), F.sha2(F.coalesce("payload", F.lit("")), 256))
+    )
+    return (
+        events.withColumn("dedup_key", key)
+        .withColumn("arrived_at", F.current_timestamp())
+        .withWatermark("arrived_at", f"{round(retention_minutes * 60_000)} milliseconds")
+        .dropDuplicatesWithinWatermark(["dedup_key"])
+        .drop("dedup_key", "arrived_at")
+    )
+
+
 def reason_text(code: Column) -> Column:
     """reason_code -> its human-readable reason (rules.REASONS)."""
     return F.create_map(*[x for k, v in REASONS.items() for x in (F.lit(k), F.lit(v))])[code]
