@@ -1,10 +1,11 @@
 """Inventory-policy bench: rolling-origin replay of generated series, achieved service against target, and cost
 against the textbook normal (s, Q) at the same achieved service.
 
-    .venv/bin/python bench/policy_bench.py [--seeds 5] [--series 16] [--holdout 182] [--replan 7]
-        [--paths 4] [--no-simopt] [--seasonal-years 2.5]
+    .venv/bin/python bench/policy_bench.py [--seeds 5] [--series 12] [--sparse-factor 3] [--holdout 182]
+        [--replan 7] [--paths 4] [--no-simopt] [--seasonal-years 2.5] [--seasonal-series 36]
 
-Data per seed: --series stationary series of each demand class, drawn from known processes (smooth: gamma
+Data per seed: --series stationary series of each demand class (intermittent and lumpy: --sparse-factor times
+as many, their CSL counts few cycles per series), drawn from known processes (smooth: gamma
 days; erratic: a sale every day, lognormal sizes; intermittent: P(sale) 0.2-0.4, sizes 1 + Poisson(2);
 lumpy: P(sale) 0.05-0.2, negative-binomial sizes), item master drawn per series (lead time 2-10 days with
 spread, service level 0.90 / 0.95 / 0.98, order cost, unit cost). Every series is replayed under each
@@ -20,8 +21,12 @@ closer to target where analytic misses --tolerance pp, else cheaper within it (_
 Baseline: the textbook normal sQ (EOQ lot, s = d L + z sigma_LT, no undershoot, normal for every class) on the
 same series, replayed at reorder-level shifts of -1.5 .. +2.5 sigma; its cost at the cell's achieved service
 is interpolated on that curve (cost_vs_baseline_pct = our cost / baseline cost - 1, summed over cells).
-A seasonal section replays the nightly defaults (InventoryConfig(), policy auto) on series with a yearly
-swing over --seasonal-years years, gap per demand class (issue 14: within +-3 pp).
+se_pp: standard error of the cell's gap over seeds. A second table sums the costs per policy: against the
+textbook sQ and against the textbook of the same policy, with the holding / ordering split of the excess
+(periodic review costs more than daily-review sQ by nature: see cost_by_policy).
+A seasonal section replays the nightly defaults (InventoryConfig()) on --seeds samples of --seasonal-series
+series per class with a yearly swing over --seasonal-years years, gap per demand class pooled over the samples
+with its binomial standard error (issue 14: within +-3 pp).
 Last line: max_abs_gap_pp=<worst |gap| over cells, auto> worst_cell=<name> cost_vs_baseline_pct=<x>
 """
 

@@ -8,8 +8,10 @@
    runs throughout. A rate is sustained when the stream has applied all of that stage's events within
    --drain-seconds after the stage ends. Latency of a signal = commit time of the micro-batch that wrote it minus
    the time the file holding its event was written.
+   Every key opens with OPENING_STOCK units from a hand-written nightly snapshot (staged_inventory).
+   --positions-write: merge | overwrite (stream.positions_write; default overwrite, the small-table choice).
 2. Exactly once: all the events written in 1 are streamed again into fresh tables by a subprocess that kills
-   itself (SIGKILL) after the positions MERGE of micro-batch 2, then by a restart from its checkpoint here;
+   itself (SIGKILL) after the positions write of micro-batch 2, then by a restart from its checkpoint here;
    positions and signals must equal the batch recomputation (skuplan.stream.rules.recompute) over all events.
    The live run of 1 is compared the same way. The recomputation's time is printed as the batch baseline.
 
@@ -140,13 +142,17 @@ def _matches(spark, out_root: Path, positions: pd.DataFrame, flagged: pd.DataFra
     return bool(ok_positions and ok_signals)
 
 
+POSITIONS_WRITE = {"value": "overwrite"}  # --positions-write
+
+
 def _config(root: Path, overrides: dict | None = None):
     from skuplan.config import load_config
 
+    stream = {"policy_refresh_seconds": 3600, "positions_write": POSITIONS_WRITE["value"]}
     base = {
         "inputs": {"root": str(root / "in")},
         "outputs": {"root": str(root / "out")},
-        "stream": {"policy_refresh_seconds": 3600, **(overrides or {})},
+        "stream": {**stream, **(overrides or {})},
     }
     return load_config(REPO / "conf", environ={}, overrides=base)
 
@@ -236,6 +242,7 @@ def exactly_once(spark, root: Path, producer: Producer, keys) -> bool:
         "SKUPLAN__INPUTS__ROOT": str(again / "in"),
         "SKUPLAN__OUTPUTS__ROOT": str(again / "out"),
         "SKUPLAN__STREAM__MAX_FILES_PER_BATCH": str(per_batch),
+        "SKUPLAN__STREAM__POSITIONS_WRITE": POSITIONS_WRITE["value"],
     }
     proc = subprocess.run(
         [sys.executable, "-m", "skuplan.cli", "stream", "--available-now"],
@@ -262,7 +269,10 @@ def main() -> None:
     parser.add_argument("--drain-seconds", type=float, default=15.0)
     parser.add_argument("--file-interval", type=float, default=0.5)
     parser.add_argument("--keys", type=int, default=2000)
+    parser.add_argument("--positions-write", choices=["merge", "overwrite"], default="overwrite")
     args = parser.parse_args()
+    POSITIONS_WRITE["value"] = args.positions_write
+    print(f"stream.positions_write: {args.positions_write}")
 
     from skuplan.config import SparkConfig
     from skuplan.spark import build_session

@@ -92,7 +92,9 @@ def test_incremental_night_equals_full_refresh(spark, nights):
     assert "lists incremental" in base.stages[1].detail and "lists full" in scenario.stages[1].detail
     state = {r["scenario"]: r for r in io.read_table(spark, cfg, "prepare_state").collect()}
     assert {s: (r["through_date"], r["run_id"]) for s, r in state.items()} == {
-        "base": (NEW_DAY, base.run_id), SCENARIO: (NEW_DAY, scenario.run_id)}
+        "base": (NEW_DAY, base.run_id),
+        SCENARIO: (NEW_DAY, scenario.run_id),
+    }
     for table in UPSTREAM:
         inc, full = _rows(spark, cfg, table, NIGHT2, "base"), _rows(spark, cfg, table, NIGHT2, SCENARIO)
         assert inc.count() == full.count() > 0 or table == "data_flags", table
@@ -190,10 +192,13 @@ def test_merged_lists_equal_lists_of_the_whole_history(spark):
     from skuplan.series.prepared import full_lists, merged_lists
 
     d = dt.date(2024, 1, 1)
-    rows = [("A", "R1", d, 4.0, 0.0, 2.0, False), ("A", "R1", d + dt.timedelta(days=5), 0.0, 1.0, None, True),
-            ("A", "R1", d + dt.timedelta(days=8), 3.0, 0.0, 2.5, False),  # tonight
-            ("B", "R1", d + dt.timedelta(days=2), 6.0, 0.0, 1.0, False),  # no new day, its sale leaves the window
-            ("C", "R2", d + dt.timedelta(days=8), 0.0, 0.0, 1.0, False)]  # first row tonight, never sold
+    rows = [
+        ("A", "R1", d, 4.0, 0.0, 2.0, False),
+        ("A", "R1", d + dt.timedelta(days=5), 0.0, 1.0, None, True),
+        ("A", "R1", d + dt.timedelta(days=8), 3.0, 0.0, 2.5, False),  # tonight
+        ("B", "R1", d + dt.timedelta(days=2), 6.0, 0.0, 1.0, False),  # no new day, its sale leaves the window
+        ("C", "R2", d + dt.timedelta(days=8), 0.0, 0.0, 1.0, False),  # first row tonight, never sold
+    ]
     daily = spark.createDataFrame(rows, DAILY_SERIES)
     last_night, tonight = d + dt.timedelta(days=7), d + dt.timedelta(days=9)
     previous = full_lists(daily.where(F.col("date") <= F.lit(last_night)), last_night, 7)

@@ -96,3 +96,12 @@ def test_stream_config_rejects_unsafe_values(repo_root):
         load_config(repo_root / "conf", environ={}, overrides={"stream": {"checkpoint": "../x"}})
     cfg = load_config(repo_root / "conf", environ={"SKUPLAN__STREAM__SOURCE": "kafka"})
     assert cfg.stream.source == "kafka" and cfg.stream.kafka.topic == "inventory-events"
+
+
+def test_dedup_retention_and_positions_write_are_checked(repo_root):
+    cfg = load_config(repo_root / "conf", environ={})
+    assert cfg.stream.dedup_retention_minutes == 60 and cfg.stream.positions_write == "merge"
+    with pytest.raises(ConfigError, match="dedup_retention_minutes"):
+        load_config(repo_root / "conf", environ={"SKUPLAN__STREAM__DEDUP_RETENTION_MINUTES": "0"})
+    with pytest.raises(ConfigError, match="positions_write"):
+        load_config(repo_root / "conf", environ={"SKUPLAN__STREAM__POSITIONS_WRITE": "upsert"})

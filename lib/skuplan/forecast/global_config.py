@@ -32,6 +32,9 @@ class GlobalGBMConfig(_Strict):
     # 1 step was worse again (UCI 1.07). docs/decisions.md "Global models ...".
     origins: int = Field(12, ge=1, le=200)
     steps_per_origin: int = Field(2, ge=1, le=400)
+    # ...but at least this many training rows in a partition (more steps per origin, up to h, for a handful of
+    # series): 2 steps x 12 origins of 3 lumpy series is 72 rows, too few for one tree (min_data_in_leaf 50).
+    min_rows: int = Field(2000, ge=0)
     # LightGBM threads per partition: 1, Spark already runs one Python worker per core.
     threads: int = Field(1, ge=1, le=64)
     # Forecast the cold-start series with the partition's model instead of the launch-growth mean (engine).

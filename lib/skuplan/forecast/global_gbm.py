@@ -52,6 +52,12 @@ class GlobalGBM(BatchModel):
             params["tweedie_variance_power"] = c.tweedie_variance_power
         return params
 
+    def steps(self, n_series: int, h: int) -> int:
+        """Horizon steps drawn per origin: steps_per_origin, more when the partition is too small for min_rows."""
+        c = self.cfg
+        need = -(-c.min_rows // max(n_series * c.origins, 1))
+        return int(min(h, max(c.steps_per_origin, need)))
+
     def fit_predict(self, view: View, quantiles=()) -> Forecast:
         return fit_isolated(view, self._fit_forecast, "global_gbm")
 
@@ -60,7 +66,7 @@ class GlobalGBM(BatchModel):
 
         c = self.cfg
         pf, cal = ft.prefix(view), ft.calendar_columns(view)  # shared by the training and forecast rows
-        rows = ft.training_rows(view, cols, c.origins, c.steps_per_origin, self.seed, pf, cal)
+        rows = ft.training_rows(view, cols, c.origins, self.steps(len(cols), view.h), self.seed, pf, cal)
         if not rows.y.any():  # no sale in any target: the log-link fit is 0 (LightGBM refuses the labels)
             return np.zeros((view.h, len(cols)))
         names = ft.feature_names(view)

@@ -108,7 +108,11 @@ def _sales_window(ctx: RunContext, raw: DataFrame, items: DataFrame | None):
     window = incremental.plan_window(ctx.spark, ctx.cfg, ctx.run_date, ctx.scenario, basis, ctx.full_refresh)
     ctx.record.detail += f"sales: {window.why}; "
     log.info("sales: %s", window.why)
-    return window, basis, raw if window.full else rows_after(raw, "sales", "date", window.since, ctx.cfg.quality)
+    if window.full:
+        return window, basis, raw
+    # Persisted: tonight's rows are few, and without the cache every pass over them (the count, the split) would
+    # scan the whole sales input again to find them.
+    return window, basis, ctx.keep(rows_after(raw, "sales", "date", window.since, ctx.cfg.quality))
 
 
 def _with_history(ctx: RunContext, window: incremental.Window, night: TableCheck) -> tuple[int, TableCheck]:

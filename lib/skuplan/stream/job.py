@@ -57,7 +57,19 @@ def start_stream(
         stream = stream.trigger(availableNow=True)
     else:
         stream = stream.trigger(processingTime=f"{round(cfg.stream.trigger_seconds * 1000)} milliseconds")
-    query = stream.start()
+    # No micro-batch without new data: such a batch would only move the deduplication watermark, and its state
+    # is evicted by the next batch with data all the same. The query takes a copy of the session's settings when
+    # it starts, so the setting is put back right after.
+    conf, key = spark.conf, "spark.sql.streaming.noDataMicroBatches.enabled"
+    before = conf.get(key, None)
+    conf.set(key, "false")
+    try:
+        query = stream.start()
+    finally:
+        if before is None:
+            conf.unset(key)
+        else:
+            conf.set(key, before)
     holder["id"] = f"skuplan-stream-{query.id}"
     ready.set()
     log.info(
