@@ -13,7 +13,8 @@
 2. Exactly once: all the events written in 1 are streamed again into fresh tables by a subprocess that kills
    itself (SIGKILL) after the positions write of micro-batch 2, then by a restart from its checkpoint here;
    positions and signals must equal the batch recomputation (skuplan.stream.rules.recompute) over all events.
-   The live run of 1 is compared the same way. The recomputation's time is printed as the batch baseline.
+   The live run of 1 is compared the same way when it drained every event before it was stopped. The
+   recomputation's time is printed as the batch baseline.
 
 Last line: events_per_s=<sustained> p95_latency_s=<at that rate> exactly_once=<1|0>.
 """
@@ -288,7 +289,13 @@ def main() -> None:
         print(
             f"baseline: batch recomputation of {len(producer.events)} events in pandas: {batch_seconds:.2f}s"
         )
-        live_ok = _matches(spark, root / "out", positions, flagged)
+        # The live run equals the recomputation only when it applied every event before it was stopped.
+        drained = bool(results) and results[-1]["sustained"]
+        print(
+            "live run (stopped after the last stage):",
+            "drained" if drained else "not drained, tables partial",
+        )
+        live_ok = _matches(spark, root / "out", positions, flagged) if drained else True
         per_batch = pd.DataFrame(
             [{**s["steps"], "total": s["seconds"], "events": s["events_in"]} for _, s in commits.values()]
         )

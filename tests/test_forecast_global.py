@@ -127,6 +127,13 @@ def test_gbm_forecasts_are_identical_across_runs():
     assert np.isfinite(a.values["yhat"]).all() and (a.values["yhat"] >= 0).all()
 
 
+def test_small_partitions_draw_more_steps_per_origin_up_to_the_horizon():
+    """steps = max(steps_per_origin, ceil(min_rows / (series x origins))), at most h: 2,000 rows over 3 series
+    x 12 origins is 55.6 -> 56 steps; 300 series need only the default 2; one series would need 167 > h."""
+    gbm = GlobalGBM(GlobalGBMConfig())  # min_rows 2000, origins 12, steps_per_origin 2
+    assert (gbm.steps(3, 90), gbm.steps(300, 28), gbm.steps(1, 28)) == (56, 2, 28)
+
+
 def test_partition_without_a_sale_in_any_target_forecasts_zero():
     """All training targets 0 (LightGBM's Tweedie refuses such labels): the fit is 0, with no failed training."""
     frame = pd.concat([series_frame(f"z{k}", np.r_[np.full(60, 3.0), np.zeros(140)]) for k in range(3)])

@@ -54,7 +54,9 @@ def apply_batch(events: DataFrame, positions: DataFrame, plan: NightlyPlan, batc
     after = F.col("start_on_hand") + F.sum("delta").over(running)
     return (
         joined.withColumn("on_hand", after)
-        .withColumn("before", F.col("on_hand") - F.col("delta"))
+        # The stock before an event is the one after the event before it (not on_hand - delta, which rounds
+        # differently from rules.apply_events when quantities are fractional).
+        .withColumn("before", F.coalesce(F.lag("on_hand").over(in_order), F.col("start_on_hand")))
         .select(
             *KEYS,
             "event_id",

@@ -65,12 +65,12 @@ def latest_complete_plan(spark: SparkSession, cfg: Config) -> NightlyPlan:
     for run_date in [r[0] for r in ok.collect()]:
         try:
             policy = _policy_columns(io.read_plan(spark, cfg, "inventory_policy", run_date))
+            opening = None
+            if tables.exists(spark, tables.table_ref(cfg, SNAPSHOT)):
+                opening = _opening_columns(io.read_plan(spark, cfg, SNAPSHOT, run_date))
         except IncompleteRun as exc:  # logged, and the run_date before it is tried
-            log.warning("stream: policy of %s not used: %s", run_date, exc)
+            log.warning("stream: plan of %s not used: %s", run_date, exc)
             continue
-        opening = None
-        if tables.exists(spark, tables.table_ref(cfg, SNAPSHOT)):
-            opening = _opening_columns(io.read_plan(spark, cfg, SNAPSHOT, run_date))
         return NightlyPlan(run_date, policy, opening)
     return NightlyPlan()
 
