@@ -3,6 +3,7 @@ against the textbook normal (s, Q) at the same achieved service.
 
     .venv/bin/python bench/policy_bench.py [--seeds 5] [--series 12] [--sparse-factor 3] [--holdout 182]
         [--replan 7] [--paths 4] [--no-simopt] [--seasonal-years 2.5] [--seasonal-series 36]
+        [--classes intermittent lumpy]   (a subset of the cells, same series; --seasonal-years 0 skips the seasons)
 
 Data per seed: --series stationary series of each demand class (intermittent and lumpy: --sparse-factor times
 as many, their CSL counts few cycles per series), drawn from known processes (smooth: gamma
@@ -153,6 +154,7 @@ def run_seed(seed: int, args) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-series replay rows of every cell for one seed, and the baseline curves."""
     days = args.fit_window + args.holdout + 14
     batch, items, truth = dataset(seed, args.series, days, sparse_factor=args.sparse_factor)
+    items = items[items["item_id"].map(truth).isin(args.classes)]  # same series whatever the selection
     # use="analytic": the metrics hold the analytic levels (with their holding / ordering split), alt_* simopt's
     simopt = SimOptConfig(enabled=not args.no_simopt, use="analytic", paths=args.paths, holdout_paths=2, seed=seed,
                           lot_multipliers=[0.7, 1.0, 1.4], shift_range=(-2.5, 2.5), bisection_steps=9)  # fmt: skip
@@ -182,10 +184,11 @@ def run_seed(seed: int, args) -> tuple[pd.DataFrame, pd.DataFrame]:
                 s_w=np.where(searched, weight(m, "alt_cycles"), weight(m)),
                 s_cost=np.where(searched, m["alt_total_cost"], m["total_cost"]),
             )
-            out.append(m)
+            out.append(m[m["true_class"].isin(args.classes)])  # the batch's other series have no item row
         for policy in POLICIES:
             curve = baseline_curve(batch, its, InventoryConfig(replay=replay, seed=seed), policy)
-            curves.append(curve.assign(service_type=stype, seed=seed, true_class=curve["item_id"].map(truth)))
+            curve = curve.assign(service_type=stype, seed=seed, true_class=curve["item_id"].map(truth))
+            curves.append(curve[curve["true_class"].isin(args.classes)])
     return pd.concat(out, ignore_index=True), pd.concat(curves, ignore_index=True)
 
 
@@ -308,6 +311,9 @@ def main() -> None:
         "--tolerance", type=float, default=1.0, help="pp: simopt wins a cell within it and cheaper"
     )
     ap.add_argument("--no-simopt", action="store_true")
+    ap.add_argument(
+        "--classes", nargs="+", choices=CLASSES, default=list(CLASSES), help="demand classes replayed"
+    )
     ap.add_argument("--seasonal-years", type=float, default=2.5)
     ap.add_argument("--seasonal-series", type=int, default=36, help="seasonal series per class and seed")
     ap.add_argument("--workers", type=int, default=2, help="processes, one seed each")
