@@ -205,8 +205,9 @@ def test_every_table_the_pipeline_writes_has_a_contract():
     from skuplan import incremental
     from skuplan.pipeline import STAGED_TABLES, STAGES
 
-    # validate also merges the sales history and its watermark itself (skuplan.incremental.commit).
-    incremental_tables = {incremental.HISTORY, incremental.STATE}
+    # validate also merges the sales history and its watermark itself (skuplan.incremental.commit), and prepare
+    # records which lists the next night starts from (incremental.record_prepared).
+    incremental_tables = {incremental.HISTORY, incremental.STATE, incremental.PREPARED}
     written = [table for stage in STAGES for table in stage.writes] + sorted(incremental_tables)
     assert set(written) <= set(OUTPUTS), set(written) - set(OUTPUTS)
     for table in written:
