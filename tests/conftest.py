@@ -9,7 +9,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # Modules that read the session's `golden_run`: under pytest-xdist they share one worker, so the golden pipeline
 # runs once per suite, not once per worker.
-GOLDEN_RUN_MODULES = {"test_golden_outputs", "test_resume", "test_constraints", "test_incremental", "test_tracking"}
+GOLDEN_RUN_MODULES = {
+    "test_golden_outputs", "test_resume", "test_constraints", "test_incremental", "test_tracking", "test_stream_plan"
+}
 
 
 def pytest_collection_modifyitems(config, items):
