@@ -26,9 +26,11 @@ from skuplan.inventory.safety_stock import sigma_ltd
 
 # Lots tried by the joint (s, Q) search of sQ fill-rate rows, as multiples of the EOQ.
 LOT_MULTIPLES = (0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.2, 1.45, 1.75, 2.1, 2.5, 3.0)
+# Largest squared relative error of the forecast level _level_error_terms expands in (a relative sd of 1).
+MAX_LEVEL_ERROR_T2 = 1.0
 
 
-def _moments(inp, cfg, sigma, policy, review, paths, day_moments):
+def _moments(inp, cfg, sigma, policy, review, paths, day_moments, empirical):
     d0, lt, lt_sd = inp.d0, inp.lt, inp.lt_sd
     big_r = cfg.review_period_days
     mean_l = interval_demand(paths, lt, d0)
@@ -38,6 +40,11 @@ def _moments(inp, cfg, sigma, policy, review, paths, day_moments):
     var_l = sigma_ltd(rate, sigma.at(lt), lt, np.sqrt(lt_sd**2 + frac * (1 - frac))) ** 2
     sig_step = np.where(np.isfinite(sigma.demand) & (sigma.demand > 0), sigma.demand, sigma.at(review))
     day_var = _frequency_day_var(rate, *day_moments)
+    # Other rows keep the history's day variance, but never above that frequency-moved one: a forecast far below
+    # the history's level (a series that stopped selling) cannot keep its old day-to-day spread. Left as it was,
+    # a rate of 0.005/day with the history's variance 315 gave a day dispersion of 60 000, an undershoot
+    # E[X^2] / 2 E[X] of 31 000 units and, via _level_error_terms, a reorder point of 5e8 (10k-series run).
+    day_var = np.where(empirical | (day_var < sig_step**2), day_var, np.nan)
     # the days' own noise at the forecast rate replaces the history's, in every interval's variance
     noise_shift = np.where(np.isfinite(day_var), day_var - sig_step**2, 0.0)
     var_l = np.maximum(var_l + lt * noise_shift, 0.0)
@@ -104,6 +111,11 @@ def _level_error_terms(mean_l, level_var, step_mean, step_var):
         u_mean = np.maximum(np.nan_to_num((step_var + step_mean**2) / (2 * step_mean) - 0.5), 0.0)
         ok = mean_l > 0
         t2 = np.where(ok, level_var / np.where(ok, mean_l, 1.0) ** 2, 0.0)
+    # Both terms are the small-error expansion in e, and e >= -1 (demand is never negative): past a relative sd of
+    # 1 they are held at t = 1. Unbounded, an absolute error measured at the history's level over a forecast that
+    # fell to ~0 made t2 ~ 1e7 and the protected demand's mean 3e11 (10k-series run, tests).
+    t2 = np.minimum(t2, MAX_LEVEL_ERROR_T2)
+    with np.errstate(invalid="ignore", over="ignore"):
         c = mean_l + u_mean
         return np.nan_to_num(t2 * (c**2 - mean_l**2)), np.nan_to_num(t2 * c)
 
@@ -163,8 +175,9 @@ def discrete_plan_levels(inp, cfg, sigma, policy, review, lots, hist, paths):
     empirical = inp.df["demand_class"].isin(cfg.empirical_classes).to_numpy() & (
         cfg.empirical_method != "normal"
     )
+    with_history = np.ones(n, dtype=bool)  # every row's day moments: the sparse rows' law, the others' ceiling
     mean_l, var_l, rate, step_mean, step_var, extra, shift, level_var = _moments(
-        inp, cfg, sigma, policy, review, paths, _history_day_moments(cfg, hist, empirical)
+        inp, cfg, sigma, policy, review, paths, _history_day_moments(cfg, hist, with_history), empirical
     )
     fill = inp.stype == "fill_rate"
     # Sparse classes change level by how often demand occurs, not by its size: their undershoot does not scale
