@@ -51,7 +51,8 @@ _METRIC_COMMENTS = {
 
 _PLAN: tuple[ColumnSpec, ...] = (
     *KEYS,
-    ("status", "string", False, "ok | invalid (inputs unusable, levels NaN; see message)"),
+    ("status", "string", False, "ok | invalid (inputs unusable, levels NaN; see message) | no_level (the "
+     "demand law gave no sane level: levels NaN, alert no_policy_level)"),
     ("message", "string", True, "why a row is invalid, and notes (sigma fallback, z capped); empty when nothing "
      "to say"),
     ("policy", "string", True, "sQ (reorder point s, fixed lot Q) | RS (review every R, order up to S) | sS "
@@ -224,7 +225,7 @@ OUTPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (
         *KEYS,
         ("alert_type", "string", False, "kind of exception: impossible_data | below_safety_stock | "
          "projected_stockout | overstock | overstock_days | dead_stock | no_inventory_row | moq_exceeds_demand | "
-         "long_lead_time (rules: skuplan.inventory.alerts)"),
+         "long_lead_time | no_policy_level (rules: skuplan.inventory.alerts)"),
         ("severity", "string", False, "low, medium or high"),
         ("value", "double", True, "the number that fired the rule, in the rule's unit (units or days)"),
         ("threshold", "double", True, "the rule's threshold, same unit as value"),

@@ -18,6 +18,8 @@ Per planned series (policy rows; how each is read: inventory.sanity):
 - moq_exceeds_demand: moq > moq_max_days_of_demand days of forecast demand (d > 0); value = moq / d in days.
   high above twice the threshold, and always when the MOQ is not applied (above moq_ignore_days_of_demand).
 - long_lead_time: lead_time_days > max_lead_time_days; value = the lead time. high above twice the threshold.
+- no_policy_level: the plan could not give the series a sane level (status no_level: inventory.plan's guard,
+  levels left blank, so nothing is ordered). severity high, value and threshold null.
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ from skuplan.series.batch import KEYS
 # value / threshold are in the unit of the rule: units (stock levels), days (cover, supply, no sale).
 ALERT_COLUMNS = contract("alerts").names
 # Alerts on the inputs rather than on today's stock: the policy stage counts them in its manifest detail.
-DATA_ALERT_TYPES = ("no_inventory_row", "moq_exceeds_demand", "long_lead_time")
+DATA_ALERT_TYPES = ("no_inventory_row", "moq_exceeds_demand", "long_lead_time", "no_policy_level")
 
 
 def _days_since_last_sale(df: pd.DataFrame, run_date: dt.date) -> pd.Series:
     """Days from the last sale (inventory's last_sale_date, from the series statistics) to the run date."""
-    last = pd.to_datetime(df["last_sale_date"]) if "last_sale_date" in df else pd.Series(pd.NaT, index=df.index)
+    last = (
+        pd.to_datetime(df["last_sale_date"]) if "last_sale_date" in df else pd.Series(pd.NaT, index=df.index)
+    )
     return (pd.Timestamp(run_date) - last).dt.days.astype(float)
 
 
@@ -169,6 +173,14 @@ def _no_inventory_row(policy: pd.DataFrame, inventory: pd.DataFrame) -> pd.DataF
                  "if the shelf is empty)")  # fmt: skip
 
 
+def _no_policy_level(policy: pd.DataFrame) -> pd.DataFrame:
+    no_status = pd.Series("ok", index=policy.index)
+    m = (policy.get("status", no_status) == "no_level").to_numpy()
+    return _rows(policy, m, "no_policy_level", "high", np.full(len(policy), np.nan), np.nan,
+                 "no policy level: the plan's demand law gave a level beyond its sane bound (see the policy row's "
+                 "message); nothing is ordered until a planner sets one or the forecast is fixed")  # fmt: skip
+
+
 def _master_data(policy: pd.DataFrame, th: AlertThresholds) -> list[pd.DataFrame]:
     """moq_exceeds_demand and long_lead_time on the policy rows (inputs passed through by plan_policy)."""
     moq, d = policy["moq"].astype(float).to_numpy(), policy["mean_daily_demand"].astype(float).to_numpy()
@@ -205,6 +217,7 @@ def alerts(
         _overstock_days(df, lv, th),
         _dead_stock(df, lv, th, run_date),
         _no_inventory_row(policy, inventory),
+        _no_policy_level(policy),
         *_master_data(policy, th),
     ]
     out = pd.concat(parts, ignore_index=True)

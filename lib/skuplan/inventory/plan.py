@@ -172,6 +172,12 @@ def _history_window(history: np.ndarray | None, n: int, days: int) -> np.ndarray
     return np.ascontiguousarray(hist[:, -days:])
 
 
+def _window_mean(hist: np.ndarray) -> np.ndarray:
+    """Mean day of each row's history window (NaN without history)."""
+    n_valid = np.isfinite(hist).sum(axis=1)
+    return np.where(n_valid > 0, np.nansum(hist, axis=1) / np.maximum(n_valid, 1), np.nan)
+
+
 @dataclass(frozen=True)
 class _Sigma:
     """Per-row sigma of the daily forecast error, its source, and the demand sigma."""
@@ -260,6 +266,7 @@ def _plan_frame(inp: _Inputs, cfg: InventoryConfig, sigma: _Sigma, policy: np.nd
                 lots: _Lots, lv: Levels) -> pd.DataFrame:  # fmt: skip
     """The PLAN_COLUMNS frame: levels, lots, expected service and cost; invalid inp blanked."""
     d0, k, valid = inp.d0, inp.k, inp.valid
+    no_level, bound = _beyond_sane_bound(inp, cfg, lv)
     is_rs = policy == "RS"
     big_r = cfg.review_period_days
     order_qty_policy = np.where(is_rs, round_order_qty(d0 * big_r, lots.moq, inp.pack), lots.q_order)
@@ -272,7 +279,12 @@ def _plan_frame(inp: _Inputs, cfg: InventoryConfig, sigma: _Sigma, policy: np.nd
     notes = _problems(
         [
             (valid & (sigma.source == "poisson") & (d0 > 0), "no sigma given: Poisson sqrt(d) used"),
-            (lv.z_capped, f"service level needs z > z_max={cfg.z_max}: capped"),
+            (lv.z_capped & ~no_level, f"service level needs z > z_max={cfg.z_max}: capped"),
+            (
+                no_level,
+                f"no level: the demand law gave a safety stock beyond {sane_ss_factor(cfg)} x (d L + E[U] + lot + "
+                "sigma_ltd); levels left blank, check the forecast and its error profile",
+            ),
             (
                 valid & (lots.kind == "review_demand"),
                 "lot raised to one review's demand (EOQ smaller: order_cost 0 or tiny)",
@@ -288,7 +300,8 @@ def _plan_frame(inp: _Inputs, cfg: InventoryConfig, sigma: _Sigma, policy: np.nd
     out = pd.DataFrame(
         {
             "item_id": inp.df["item_id"].to_numpy(), "region_id": inp.df["region_id"].to_numpy(),
-            "status": np.where(valid, "ok", "invalid"), "message": np.where(valid, notes, inp.invalid_msg),
+            "status": np.where(valid, np.where(no_level, "no_level", "ok"), "invalid"),
+            "message": np.where(valid, notes, inp.invalid_msg),
             "policy": policy, "method": lv.method, "demand_class": inp.df["demand_class"].to_numpy(),
             "segment": inp.segment.to_numpy(), "mean_daily_demand": inp.d,
             "sigma_daily": sigma.at(lv.prot_days), "sigma_source": sigma.source,
@@ -309,10 +322,28 @@ def _plan_frame(inp: _Inputs, cfg: InventoryConfig, sigma: _Sigma, policy: np.nd
         "sigma_ltd", "sigma_protection", "z", "safety_stock", "reorder_point", "order_up_to", "eoq",
         "order_qty_policy", "cycle_qty", "expected_csl", "expected_fill_rate", "expected_cost_per_day", "undershoot",
     ]  # fmt: skip
-    out.loc[~valid, numeric_levels] = np.nan
+    out.loc[~valid | no_level, numeric_levels] = np.nan
     out.loc[valid & (d0 == 0), ["expected_csl", "expected_fill_rate"]] = np.nan  # no demand: undefined
     out.loc[~valid, "method"] = "none"
     return out[list(PLAN_COLUMNS)]
+
+
+def sane_ss_factor(cfg: InventoryConfig) -> float:
+    """How many plan scales (d L + E[U] + lot + sigma_ltd) a safety stock may reach: 2 (|z| + 1) with |z| the
+    widest safety factor allowed. The discrete levels stay within their law's mean + z sd, whose mean moves by at
+    most E[D_L + U] and whose sd by at most that plus the undershoot's spread (_level_error_terms at t = 1)."""
+    return 2.0 * (max(cfg.z_max, -cfg.z_min) + 1.0)
+
+
+def _beyond_sane_bound(inp: _Inputs, cfg: InventoryConfig, lv: Levels) -> tuple[np.ndarray, np.ndarray]:
+    """(rows whose level is not finite or whose |safety stock| is beyond the sane bound, the bound in units).
+
+    A guard, not a model: no law the plan fits should get there, so a row that does is reported (status
+    no_level, levels blank; alerts raise no_policy_level) rather than ordering a silent absurd number."""
+    scale = np.nan_to_num(inp.d0 * lv.prot_days) + np.nan_to_num(lv.u_mean) + np.nan_to_num(lv.q_cycle)
+    bound = sane_ss_factor(cfg) * (scale + np.nan_to_num(lv.sig_lt) + 1.0)
+    active = inp.valid & (inp.d0 > 0)
+    return active & ~(np.isfinite(lv.lvl) & (np.abs(lv.ss) <= bound)), bound
 
 
 def plan_policy(
@@ -337,7 +368,7 @@ def plan_policy(
     review = np.where(policy == "sQ", cfg.continuous_review_days, cfg.review_period_days)
     lots = _lot_sizes(inp, cfg, policy, review, forecast)
     if cfg.level_model == "normal":
-        levels = normal_levels(inp, cfg, sigma, policy, review, lots.q_order)
+        levels = normal_levels(inp, cfg, sigma, policy, review, lots.q_order, _window_mean(hist))
         empirical_levels(levels, inp, cfg, sigma, hist, review)
     else:
         paths = forecast_paths(forecast, inp.df[["item_id", "region_id"]])

@@ -22,7 +22,7 @@ import numpy as np
 from skuplan.inventory.levels import CODES, LevelRows, discrete_levels
 from skuplan.inventory.lot_sizing import round_order_qty
 from skuplan.inventory.phasing import interval_demand
-from skuplan.inventory.safety_stock import sigma_ltd
+from skuplan.inventory.safety_stock import day_sd_at_rate, sigma_ltd
 
 # Lots tried by the joint (s, Q) search of sQ fill-rate rows, as multiples of the EOQ.
 LOT_MULTIPLES = (0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.2, 1.45, 1.75, 2.1, 2.5, 3.0)
@@ -40,11 +40,11 @@ def _moments(inp, cfg, sigma, policy, review, paths, day_moments, empirical):
     var_l = sigma_ltd(rate, sigma.at(lt), lt, np.sqrt(lt_sd**2 + frac * (1 - frac))) ** 2
     sig_step = np.where(np.isfinite(sigma.demand) & (sigma.demand > 0), sigma.demand, sigma.at(review))
     day_var = _frequency_day_var(rate, *day_moments)
-    # Other rows keep the history's day variance, but never above that frequency-moved one: a forecast far below
-    # the history's level (a series that stopped selling) cannot keep its old day-to-day spread. Left as it was,
-    # a rate of 0.005/day with the history's variance 315 gave a day dispersion of 60 000, an undershoot
-    # E[X^2] / 2 E[X] of 31 000 units and, via _level_error_terms, a reorder point of 5e8 (10k-series run).
-    day_var = np.where(empirical | (day_var < sig_step**2), day_var, np.nan)
+    # Other rows keep their day variance sig_step^2, but below the history's level (window mean) never more than
+    # that day made rarer (safety_stock.day_sd_at_rate): left as it was, a rate of 0.005/day with the history's
+    # variance 315 gave an undershoot of 31 000 units and, via _level_error_terms, a reorder point of 5e8.
+    sd_at_rate = day_sd_at_rate(rate, sig_step, day_moments[0])
+    day_var = np.where(empirical, day_var, np.where(sd_at_rate < sig_step, sd_at_rate**2, np.nan))
     # the days' own noise at the forecast rate replaces the history's, in every interval's variance
     noise_shift = np.where(np.isfinite(day_var), day_var - sig_step**2, 0.0)
     var_l = np.maximum(var_l + lt * noise_shift, 0.0)
@@ -175,7 +175,8 @@ def discrete_plan_levels(inp, cfg, sigma, policy, review, lots, hist, paths):
     empirical = inp.df["demand_class"].isin(cfg.empirical_classes).to_numpy() & (
         cfg.empirical_method != "normal"
     )
-    with_history = np.ones(n, dtype=bool)  # every row's day moments: the sparse rows' law, the others' ceiling
+    # every row's day moments: the sparse rows' law, the others' variance ceiling
+    with_history = np.ones(n, dtype=bool)
     mean_l, var_l, rate, step_mean, step_var, extra, shift, level_var = _moments(
         inp, cfg, sigma, policy, review, paths, _history_day_moments(cfg, hist, with_history), empirical
     )

@@ -15,6 +15,7 @@ from scipy.special import ndtr
 from skuplan.inventory import empirical as emp
 from skuplan.inventory.config import InventoryConfig
 from skuplan.inventory.safety_stock import (
+    day_sd_at_rate,
     fill_rate_normal,
     sigma_ltd,
     undershoot_after_order_up_to,
@@ -47,8 +48,9 @@ class Levels:
 
 
 def normal_levels(inp: _Inputs, cfg: InventoryConfig, sigma: _Sigma, policy: np.ndarray, review: np.ndarray,
-                   q_order: np.ndarray) -> Levels:  # fmt: skip
-    """Levels of every row under the normal approximation (empirical inp are overwritten later)."""
+                   q_order: np.ndarray, day_mean: np.ndarray | None = None) -> Levels:  # fmt: skip
+    """Levels of every row under the normal approximation (empirical inp are overwritten later). day_mean: the
+    history window's mean day per row (NaN or None: unknown), which bounds the undershoot's day spread."""
     d0, lt, lt_sd, alpha = inp.d0, inp.lt, inp.lt_sd, inp.alpha
     is_rs, is_ss = policy == "RS", policy == "sS"
     big_r = cfg.review_period_days
@@ -60,6 +62,8 @@ def normal_levels(inp: _Inputs, cfg: InventoryConfig, sigma: _Sigma, policy: np.
     # The undershoot is made of single-review demand steps: their spread is the day-to-day variability of
     # demand itself (weekday pattern included), not the forecast error, when the former is known.
     sig_step = np.where(np.isfinite(sigma.demand) & (sigma.demand > 0), sigma.demand, sigma.at(review))
+    if day_mean is not None:
+        sig_step = day_sd_at_rate(d0, sig_step, day_mean)
     u_mean, u_var = undershoot_moments(d0, sig_step, review)
     # (s, S) restarts at S after every order: its undershoot depends on (S - s) / (demand per review).
     ss_rows = np.flatnonzero(is_ss)

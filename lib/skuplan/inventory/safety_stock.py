@@ -37,6 +37,21 @@ def sigma_daily_at(sigma_1d, exponent, days):
         return np.where(p > 0, s1 * np.where(p > 0, p, 1.0) ** (g - 0.5), s1)
 
 
+def day_sd_at_rate(rate, sd_day, day_mean):
+    """sd of one day's demand at a forecast `rate` below the history's day mean: at most that of the history's
+    days made rarer, sqrt(k (sd^2 + m^2) - rate^2) with k = rate / m (by size, k sd, it is smaller still).
+    sd_day as given where the rate is not below the mean or the mean is unknown (NaN).
+
+    Why: the undershoot E[X^2] / 2 E[X] - 1/2 of a review's demand X divides the day's variance by the rate; a
+    series whose forecast fell to 0.005/day while its history's sd stayed 17.75 had a dispersion of 60 000 and an
+    undershoot of 35 000 units (10k-series run): a stopped series cannot keep its old day-to-day spread."""
+    rate, sd, m = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (rate, sd_day, day_mean)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = rate / m * (sd**2 + m**2) - rate**2
+    lower = (rate < m) & np.isfinite(var) & (var < sd**2)
+    return np.where(lower, np.sqrt(np.maximum(var, 0.0)), sd)
+
+
 def normal_loss(z):
     """Standard normal loss G(z) = E[(Z - z)+] = phi(z) - z * (1 - Phi(z))."""
     z = np.asarray(z, dtype=float)
