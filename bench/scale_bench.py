@@ -82,7 +82,7 @@ def add_one_day(sales_dir: Path) -> int:
     return day.num_rows
 
 
-def run_size(n_series: int, work: Path, overlays: tuple[Path, ...] = ()) -> dict:
+def run_size(n_series: int, work: Path, overlays: tuple[Path, ...] = (), full_only: bool = False) -> dict:
     from skuplan.sample import SampleSpec, generate_sample
 
     n_items = max(1, n_series // 4)
@@ -94,8 +94,12 @@ def run_size(n_series: int, work: Path, overlays: tuple[Path, ...] = ()) -> dict
     conf.write_text(json.dumps({"inputs": {"root": str(data)}, "outputs": {"root": str(out)}}))
     confs = (*overlays, conf)  # the bench's roots last: an overlay cannot send the outputs elsewhere
     full = _night(confs, out, RUN_DATE, n_series)
-    new_rows = add_one_day(data / "sales")
-    night = _night(confs, out, RUN_DATE + dt.timedelta(days=1), n_series)
+    if full_only:
+        night = {"seconds": float("nan"), "rss_mb": float("nan"), "stages": {}}
+        new_rows = 0
+    else:
+        new_rows = add_one_day(data / "sales")
+        night = _night(confs, out, RUN_DATE + dt.timedelta(days=1), n_series)
     return {
         "series": n_series,
         "n_items": n_items,
@@ -154,6 +158,9 @@ def main() -> None:
         metavar="YAML",
         help="config overlay merged over conf/ in every run (repeatable)",
     )
+    parser.add_argument(
+        "--full-only", action="store_true", help="skip the incremental night (e.g. comparing forecast candidates)"
+    )
     args = parser.parse_args()
     for overlay in args.conf_file:
         if not overlay.is_file():
@@ -162,7 +169,7 @@ def main() -> None:
     results = []
     try:
         for n in sorted(args.series):
-            res = run_size(n, work, tuple(p.resolve() for p in args.conf_file))
+            res = run_size(n, work, tuple(p.resolve() for p in args.conf_file), args.full_only)
             results.append(res)
             print(
                 f"series={n:>7} total_s={res['total_s']:8.1f} series_per_s={n / res['total_s']:8.1f} "

@@ -160,6 +160,21 @@ def test_scenario_and_base_coexist(spark, nights):
         require_complete(spark, cfg, NIGHT2, "other")
 
 
+def test_base_night_carries_the_replay_and_the_scenario_replays(spark, nights):
+    """Weekly replays (inventory.replay.every_days 7): the base night's settings are the golden run's, so it hands
+    on that night's replay unchanged; the scenario's inventory settings differ, so it replays on its own night."""
+    cfg, _, base, scenario = nights
+    night1 = _rows(spark, cfg, "policy_backtest", NEW_DAY, "base")
+    carried = _rows(spark, cfg, "policy_backtest", NIGHT2, "base")
+    assert carried.count() == night1.count() > 0
+    assert carried.exceptAll(night1).isEmpty() and night1.exceptAll(carried).isEmpty()
+    assert {r[0] for r in carried.select("replay_run_date").distinct().collect()} == {NEW_DAY}
+    assert f"replay (of {NEW_DAY}, carried forward) of " in base.stages[3].detail
+    replayed = _rows(spark, cfg, "policy_backtest", NIGHT2, SCENARIO)
+    assert {r[0] for r in replayed.select("replay_run_date").distinct().collect()} == {NIGHT2}
+    assert scenario.stages[3].detail.startswith("replay of ")
+
+
 def test_report_compares_scenario_with_base(spark, nights):
     from skuplan.report import queries as q
     from skuplan.report import scenarios

@@ -162,6 +162,10 @@ _REPLAY: tuple[ColumnSpec, ...] = (
     ("alt_total_cost", "double", True, "total cost of the other levels"),
     ("simopt_shift_sigma", "double", True, "simopt: the group's reorder-level shift, in sigma_protection units"),
     ("simopt_lot_multiplier", "double", True, "simopt: the group's lot multiplier"),
+    ("replay_run_date", "date", True, "run_date of the night whose replay these figures are: tonight, or an "
+     "earlier night's carried forward (inventory.replay.every_days)"),
+    ("replay_basis", "string", True, "hash of the settings the replay ran under (inventory config, history "
+     "days): a night carries rows forward only under the same"),
 )  # fmt: skip
 
 OUTPUT_CONTRACTS: dict[str, TableSpec] = {t.table: t for t in (

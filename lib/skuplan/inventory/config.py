@@ -6,6 +6,8 @@ their allowed values in pydantic's message, range checks below name the key and 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -66,6 +68,10 @@ class ReplayConfig(_Strict):
 
     # The nightly run replays every series with enough history and writes policy_backtest.
     enabled: bool = True
+    # Replay every this many nights; the nights between carry the last replay's rows forward (replay_run_date
+    # says whose they are): the hold-out moves by a day a night, and the replay is the policy stage's dearest
+    # part (skuplan.stages.replay_cadence). 1 = every night.
+    every_days: int = Field(7, ge=1, le=366)
     holdout_days: int = Field(182, ge=7, le=3660)
     # Demand class, segment, sigma (forecast error) and bootstrap use this many days before an origin.
     fit_window_days: int = Field(182, ge=14)
@@ -205,3 +211,11 @@ class InventoryConfig(_Strict):
         if unknown:
             raise ValueError(f"empirical_classes must be among {list(DEMAND_CLASSES)}, got {unknown}")
         return v
+
+
+def replay_basis(cfg: InventoryConfig, history_days: int) -> str:
+    """Hash of what the replay reads from the config (policy_backtest.replay_basis): the inventory settings and
+    the days of history it gets. Not the paths: a nightly export may land in a new folder, and the tables move
+    with the output root (skuplan.stages.replay_cadence)."""
+    blob = json.dumps({"inventory": cfg.model_dump(mode="json"), "history_days": history_days}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -23,7 +23,7 @@ from skuplan.contracts import Contract, conform, contract, to_arrow, union
 from skuplan.forecast.config import ForecastConfig
 from skuplan.forecast.engine import quantile_column
 from skuplan.inventory.alerts import ALERT_COLUMNS, alerts
-from skuplan.inventory.config import InventoryConfig
+from skuplan.inventory.config import InventoryConfig, replay_basis
 from skuplan.inventory.kpis import KPI_COLUMNS, kpis
 from skuplan.inventory.plan import history_rows, plan_policy
 from skuplan.inventory.policies import REPLENISHMENT_COLUMNS, replenishment
@@ -38,6 +38,8 @@ FEATURES_FRAME = contract("inventory_features")
 SEGMENTS = contract("segments")
 PLAN = contract("inventory_plan")
 REPLAY = contract("policy_backtest")
+_REPLAY_DATE = "replay_run_date"
+_SET_IN_SPARK = (_REPLAY_DATE, "replay_basis")
 # What the pure functions return beyond their table, left out on purpose: segment_features' cv2 and
 # demand_class (the plan takes the forecast stage's class), abc_xyz's inputs and ranking values.
 _FEATURE_EXTRAS = ("cv2", "demand_class")
@@ -253,9 +255,10 @@ def _replay_batch(items_t: pa.Table, days_t: pa.Table, cutoff_day: int, window_d
 
 
 def policy_backtest(arrays_df: DataFrame, stats_df: DataFrame, items_df: DataFrame, cfg: InventoryConfig,
-                    n_buckets: int, cutoff: dt.date, window_days: int) -> DataFrame:
+                    n_buckets: int, cutoff: dt.date, window_days: int, basis: str = "") -> DataFrame:
     """Replay of held-out demand per series (see replay.replay_holdout), for series with enough history.
-    window_days: the days the arrays hold (forecast.max_history_days)."""
+    window_days: the days the arrays hold (forecast.max_history_days); basis: the replay_basis column
+    (skuplan.stages.replay_cadence)."""
     schema = schema_of(REPLAY)
     need = cfg.replay.holdout_days + cfg.replay.fit_window_days
     eligible = stats_df.where(F.col("n_obs") > need).select(*SERIES_KEYS)
@@ -270,14 +273,19 @@ def policy_backtest(arrays_df: DataFrame, stats_df: DataFrame, items_df: DataFra
     def run(items_t: pa.Table, days_t: pa.Table) -> pa.Table:
         if items_t.num_rows == 0 or days_t.num_rows == 0:
             return _to_arrow(pd.DataFrame(), REPLAY)
-        return _to_arrow(_replay_batch(items_t, days_t, cutoff_day, window_days, cfg), REPLAY)
+        metrics = _replay_batch(items_t, days_t, cutoff_day, window_days, cfg)
+        return _to_arrow(metrics.assign(**dict.fromkeys(_SET_IN_SPARK)), REPLAY)  # set below, in Spark
 
-    return (
+    replayed = (
         with_bucket(series_items, n_buckets)
         .groupBy("bucket")
         .cogroup(with_bucket(history, n_buckets).groupBy("bucket"))
         .applyInArrow(run, schema=schema)
     )
+    return replayed.withColumn(_REPLAY_DATE, F.lit(cutoff + dt.timedelta(days=1)).cast("date")).withColumn(
+        "replay_basis", F.lit(basis)
+    )
+
 
 
 def with_searched_levels(policy_df: DataFrame, backtest_df: DataFrame) -> DataFrame:
@@ -318,12 +326,14 @@ def policy_stage(
     run_date: dt.date,
     series_per_bucket: int = 2000,
     cached: list[DataFrame] | None = None,
+    carried_backtest: DataFrame | None = None,
 ) -> dict[str, DataFrame]:
     """inventory_policy, replenishment, alerts, kpis, segments (and policy_backtest) DataFrames for one run.
 
     arrays_df: one row per series with its day lists (series.spark.series_arrays over
     forecast_cfg.max_history_days up to the cutoff, built once in prepare). Frames this stage persists are
-    appended to `cached`, for the caller to unpersist once the outputs are written.
+    appended to `cached`, for the caller to unpersist once the outputs are written. carried_backtest: an earlier
+    night's policy_backtest rows to hand on instead of replaying (skuplan.stages.replay_cadence).
     """
     n_series = stats_df.count()
     n_buckets = max(1, math.ceil(n_series / series_per_bucket))
@@ -339,7 +349,10 @@ def policy_stage(
     backtest = None
     if cfg.replay.enabled:
         history_days = forecast_cfg.max_history_days
-        backtest = policy_backtest(arrays_df, stats_df, items_df, cfg, n_buckets, cutoff, history_days)
+        backtest = carried_backtest
+        if backtest is None:
+            basis = replay_basis(cfg, history_days)
+            backtest = policy_backtest(arrays_df, stats_df, items_df, cfg, n_buckets, cutoff, history_days, basis)
         sc = simopt_config(cfg)
         # With the searched levels on, the replay decides tonight's levels: computed once, read twice.
         if sc.enabled and sc.use != "analytic":

@@ -4,11 +4,12 @@ reorder_signals, stream_alerts and one MERGE into inventory_position, exactly on
 Exactly once, whatever the point at which a run is killed: Spark replays an unfinished micro-batch with the same
 batch_id, the same events and the same deduplication state (skuplan.stream.sources.deduplicate), and every Delta
 commit of the batch carries (txnAppId = the query's id, txnVersion = batch_id), so a commit the killed attempt
-made is skipped on replay instead of repeated. The positions MERGE is the batch's last commit: every row before it
-is computed from the positions as they were before the batch (a position the batch already merged restarts from
-its batch_start_on_hand, in case the MERGE landed and only the checkpoint's commit was lost).
+made is skipped on replay instead of repeated. The batch's commits (reorder_signals, stream_alerts and the one
+write of inventory_position) run at the same time and in no fixed order: every row is computed from the
+positions as they were before the batch (a position the batch already wrote restarts from its
+batch_start_on_hand, in case that write landed and only the checkpoint's commit was lost).
 
-The rules and the positions write are in skuplan.stream.positions; this module orders the commits.
+The rules and the positions write are in skuplan.stream.positions; this module runs the commits.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from pyspark.sql import DataFrame, SparkSession
@@ -33,8 +35,9 @@ from skuplan.stream.tables import NightlyPlan, PlanCache
 
 log = logging.getLogger("skuplan.stream")
 
-# Test-only hook ("<batch_id>:<step>", step after_signals | after_positions): the process kills itself with
-# SIGKILL at that point of that batch, as an operator's kill -9 or a lost driver would. Unset, it does nothing.
+# Test-only hook ("<batch_id>:<step>", step after_signals: signals and alerts committed, the positions write
+# maybe not yet; after_positions: all three committed): the process kills itself with SIGKILL at that point of
+# that batch, as an operator's kill -9 or a lost driver would. Unset, it does nothing.
 KILL_ENV = "SKUPLAN_STREAM_KILL_AT"
 KEYS = rules.KEYS
 
@@ -126,25 +129,45 @@ class BatchWriter:
         if not stats["applied"]:
             return stats
         applied = rows.where(good)
-        if counts["signals"]:
-            with _timed(self.steps, "signals"):
-                self._signals(applied.where(F.col("signal")), plan, batch_id, app_id)
-        if counts["alerts"]:
-            with _timed(self.steps, "alerts"):
-                self._alerts(applied.where(F.col("alert")), batch_id, app_id)
-        _maybe_kill(batch_id, "after_signals")
         lateness = dt.timedelta(minutes=self.cfg.stream.allowed_lateness_minutes)
         mark = max(m for m in (self.mark, counts["hi"] - lateness) if m is not None)
-        with _timed(self.steps, "positions"):
-            write_positions(
-                spark,
-                self.refs["inventory_position"],
-                applied,
-                plan,
-                (app_id, batch_id),
-                (self.mark, mark),
-                self.cfg.stream.positions_write,
-            )
+        positions = (
+            spark,
+            self.refs["inventory_position"],
+            applied,
+            plan,
+            (app_id, batch_id),
+            (self.mark, mark),
+            self.cfg.stream.positions_write,
+        )
+        # The three commits run at once (one Spark job each, in threads): a batch's time here is mostly Delta's
+        # per-commit work on the driver, not data. Their order does not matter for exactly once: every row is
+        # computed from the positions before the batch (apply_batch), and each commit is skipped on replay if it
+        # landed, so a kill between any two of them replays to the same tables. The MERGE takes its idempotency
+        # keys from the session, which the appends share: all three carry the same (app_id, batch_id), and Delta
+        # does not reset the keys after a write (write.txnVersion.autoReset.enabled is false).
+        # Killing at after_signals tests the state a slow positions write leaves (signals in, positions not):
+        # the hook holds that write back until then, so the state is certain rather than a race.
+        hold_positions = os.environ.get(KILL_ENV) == f"{batch_id}:after_signals"
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="stream-commit") as pool:
+            pending = {}
+            if not hold_positions:
+                pending["positions"] = pool.submit(self._timed_call, "positions", write_positions, *positions)
+            if counts["signals"]:
+                crossed = applied.where(F.col("signal"))
+                pending["signals"] = pool.submit(
+                    self._timed_call, "signals", self._signals, crossed, plan, batch_id, app_id
+                )
+            if counts["alerts"]:
+                below = applied.where(F.col("alert"))
+                pending["alerts"] = pool.submit(self._timed_call, "alerts", self._alerts, below, batch_id, app_id)
+            for name in ("signals", "alerts"):
+                if name in pending:
+                    pending[name].result()
+            _maybe_kill(batch_id, "after_signals")
+            if hold_positions:  # not reached when the hook kills; kept so the batch is whole if it did not
+                pending["positions"] = pool.submit(self._timed_call, "positions", write_positions, *positions)
+            pending["positions"].result()
         _maybe_kill(batch_id, "after_positions")
         self.mark = mark
         return {
@@ -153,6 +176,10 @@ class BatchWriter:
             "alerts": counts["alerts"] or 0,
             "complete_through": str(mark),
         }
+
+    def _timed_call(self, step: str, fn: Callable, *args) -> None:
+        with _timed(self.steps, step):
+            fn(*args)
 
     def _append(self, df: DataFrame, table: str, batch_id: int, app_id: str) -> None:
         writer = (
