@@ -136,6 +136,8 @@ class OutputsConfig(_Strict):
     # Files per run_date partition: small tables are coalesced so a nightly run never leaves
     # thousands of tiny files behind.
     max_files_per_partition: int = Field(4, ge=1, le=1000)
+    # Tables of one stage committed at the same time (threads; 1 = one after another). Outputs are the same.
+    parallel_writes: int = Field(4, ge=1, le=32)
 
     @field_validator("root")
     @classmethod

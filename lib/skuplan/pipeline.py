@@ -8,11 +8,13 @@ committed for the same run_date, checked against the manifest (see skuplan.resum
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -121,8 +123,7 @@ def _run_stage(ctx: RunContext, stage: Stage, frames: dict[str, DataFrame]) -> d
     try:
         out = stage.run(ctx, {name: frames[name] for name in stage.reads if name in frames})
         with stage.progress(ctx) if stage.progress else nullcontext():
-            committed = {name: ctx.write(rec, name, out[name], exact=name in STAGED_TABLES)
-                         for name in stage.writes if name in out}
+            committed = _write_outputs(ctx, rec, [name for name in stage.writes if name in out], out)
         committed.update({name: out[name] for name in stage.passes if name in out})
         stage.finish(ctx, rec, {**frames, **committed})
         rec.detail = "; ".join(part for part in (resumed, rec.detail) if part)
@@ -142,6 +143,24 @@ def _run_stage(ctx: RunContext, stage: Stage, frames: dict[str, DataFrame]) -> d
     if os.environ.get(FAIL_AFTER_ENV) == stage.name:
         raise RunFailed(f"failure injected after stage {stage.name} ({FAIL_AFTER_ENV})")
     return committed
+
+
+def _write_outputs(ctx: RunContext, rec: StageRecord, names: list[str], out: dict[str, DataFrame]
+                   ) -> dict[str, DataFrame]:  # fmt: skip
+    """Commit a stage's tables, up to outputs.parallel_writes at once: they are independent Delta tables, and a
+    small table's commit is mostly driver-side Delta work (log, stats, checkpoint) that threads overlap. Each
+    thread keeps the stage's log tags and Spark job label."""
+    def write(name: str) -> DataFrame:
+        logs.enter_stage(ctx.spark, ctx.run_id, rec.stage, ctx.run_date)
+        return ctx.write(rec, name, out[name], exact=name in STAGED_TABLES)
+
+    workers = min(ctx.cfg.outputs.parallel_writes, len(names))
+    if workers <= 1:
+        return {name: write(name) for name in names}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"write-{rec.stage}") as pool:
+        pending = {name: pool.submit(contextvars.copy_context().run, write, name) for name in names}
+        # Every write ends before an error is raised (the pool waits): the manifest then records each commit.
+        return {name: future.result() for name, future in pending.items()}
 
 
 def _write_manifest(ctx: RunContext) -> None:
