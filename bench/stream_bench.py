@@ -9,7 +9,8 @@
    --drain-seconds after the stage ends. Latency of a signal = commit time of the micro-batch that wrote it minus
    the time the file holding its event was written.
    Every key opens with OPENING_STOCK units from a hand-written nightly snapshot (staged_inventory).
-   --positions-write: merge | overwrite (stream.positions_write; default merge, as the job's default).
+   --positions-write: auto | merge | overwrite (stream.positions_write; default auto, as the job's: overwrite while
+   the positions table is small, as here).
 2. Exactly once: all the events written in 1 are streamed again into fresh tables by a subprocess that kills
    itself (SIGKILL) after the positions write of micro-batch 2, then by a restart from its checkpoint here;
    positions and signals must equal the batch recomputation (skuplan.stream.rules.recompute) over all events.
@@ -143,7 +144,7 @@ def _matches(spark, out_root: Path, positions: pd.DataFrame, flagged: pd.DataFra
     return bool(ok_positions and ok_signals)
 
 
-POSITIONS_WRITE = {"value": "merge"}  # --positions-write
+POSITIONS_WRITE = {"value": "auto"}  # --positions-write
 
 
 def _config(root: Path, overrides: dict | None = None):
@@ -270,7 +271,7 @@ def main() -> None:
     parser.add_argument("--drain-seconds", type=float, default=15.0)
     parser.add_argument("--file-interval", type=float, default=0.5)
     parser.add_argument("--keys", type=int, default=2000)
-    parser.add_argument("--positions-write", choices=["merge", "overwrite"], default="merge")
+    parser.add_argument("--positions-write", choices=["auto", "merge", "overwrite"], default="auto")
     args = parser.parse_args()
     POSITIONS_WRITE["value"] = args.positions_write
     print(f"stream.positions_write: {args.positions_write}")

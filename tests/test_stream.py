@@ -175,7 +175,7 @@ def test_kill_mid_batch_and_restart_equals_the_batch_recomputation(spark, tmp_pa
     _write_events(tmp_path / "in" / "stream_events")
     _write_policy(spark, tmp_path / "out")
     _write_snapshot(spark, tmp_path / "out")
-    env = {**_env(tmp_path), KILL_ENV: "1:after_signals"}
+    env = {**_env(tmp_path), KILL_ENV: "1:after_signals", "SKUPLAN__STREAM__POSITIONS_WRITE": "merge"}
     killed = subprocess.run(
         [sys.executable, "-m", "skuplan.cli", "stream", "--conf", str(repo_root / "conf"), "--available-now"],
         cwd=repo_root,
@@ -246,3 +246,33 @@ def test_kill_mid_batch_and_restart_equals_the_batch_recomputation(spark, tmp_pa
     assert "2 positions kept by the stream" in section and "1 at or below their reorder point now" in section
     assert "10:00" in section and "12:00" in section and "11:00" not in section
     assert "<td>A</td><td>R1</td><td>4.0</td><td>5.0</td><td>20.0</td>" in section
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("max_mb", "operation"), [("64", "WRITE"), ("0", "MERGE")])
+def test_auto_positions_write_overwrites_a_small_table_and_merges_above_the_limit(
+    spark, tmp_path, repo_root, max_mb, operation
+):
+    """positions_write auto (the default): the test's table of two positions (a few KB) is under 64 MB, so every
+    batch rewrites it (a Delta WRITE); with the limit at 0 MB every batch MERGEs. The positions are the same."""
+    from skuplan.config import load_config
+    from skuplan.stream.job import start_stream
+
+    _write_events(tmp_path / "in" / "stream_events")
+    _write_policy(spark, tmp_path / "out")
+    _write_snapshot(spark, tmp_path / "out")
+    cfg = load_config(repo_root / "conf", environ={**_env(tmp_path), "SKUPLAN__STREAM__OVERWRITE_MAX_MB": max_mb})
+    assert cfg.stream.positions_write == "auto"
+    query = start_stream(spark, cfg, available_now=True)
+    query.awaitTermination()
+    assert query.exception() is None
+    path = str(tmp_path / "out" / "inventory_position")
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").toPandas()
+    # Version 0 created the empty table; auto-compaction (maintenance.auto_compact) may add an OPTIMIZE.
+    writes = history.loc[(history["version"] > 0) & (history["operation"] != "OPTIMIZE"), "operation"]
+    assert len(writes) == 2 and set(writes) == {operation}  # one write per micro-batch
+    positions, _ = _recomputed()
+    got = spark.read.format("delta").load(path).toPandas().sort_values(["item_id", "region_id"])
+    assert got[["item_id", "region_id", "on_hand", "events_applied"]].to_dict("records") == positions.to_dict(
+        "records"
+    )

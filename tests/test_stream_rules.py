@@ -100,7 +100,8 @@ def test_stream_config_rejects_unsafe_values(repo_root):
 
 def test_dedup_retention_and_positions_write_are_checked(repo_root):
     cfg = load_config(repo_root / "conf", environ={})
-    assert cfg.stream.dedup_retention_minutes == 60 and cfg.stream.positions_write == "merge"
+    assert cfg.stream.dedup_retention_minutes == 60 and cfg.stream.positions_write == "auto"
+    assert cfg.stream.overwrite_max_mb == 64.0
     with pytest.raises(ConfigError, match="dedup_retention_minutes"):
         load_config(repo_root / "conf", environ={"SKUPLAN__STREAM__DEDUP_RETENTION_MINUTES": "0"})
     with pytest.raises(ConfigError, match="positions_write"):

@@ -72,6 +72,7 @@ class BatchWriter:
         # complete_through of the last batch this process committed (None: read it from the table, as after a
         # restart); only this writer moves it, so one read per process is enough.
         self.mark: dt.datetime | None = None
+        self._auto: tuple[float, str] | None = None  # (when, merge | overwrite) of positions_write auto
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         started = time.perf_counter()
@@ -138,7 +139,7 @@ class BatchWriter:
             plan,
             (app_id, batch_id),
             (self.mark, mark),
-            self.cfg.stream.positions_write,
+            self._positions_write(spark),
         )
         # The three commits run at once (one Spark job each, in threads): a batch's time here is mostly Delta's
         # per-commit work on the driver, not data. Their order does not matter for exactly once: every row is
@@ -172,10 +173,23 @@ class BatchWriter:
         self.mark = mark
         return {
             **stats,
+            "positions_write": positions[-1],
             "signals": counts["signals"] or 0,
             "alerts": counts["alerts"] or 0,
             "complete_through": str(mark),
         }
+
+    def _positions_write(self, spark: SparkSession) -> str:
+        """stream.positions_write, auto resolved by the table's size: overwrite (one join, one file) while it is
+        under stream.overwrite_max_mb, a MERGE of the touched keys above. Re-read every policy_refresh_seconds."""
+        stream = self.cfg.stream
+        if stream.positions_write != "auto":
+            return stream.positions_write
+        now = time.monotonic()
+        if self._auto is None or now - self._auto[0] >= stream.policy_refresh_seconds:
+            size = tables.delta_table(spark, self.refs["inventory_position"]).detail().first()["sizeInBytes"]
+            self._auto = (now, "overwrite" if size < stream.overwrite_max_mb * 2**20 else "merge")
+        return self._auto[1]
 
     def _timed_call(self, step: str, fn: Callable, *args) -> None:
         with _timed(self.steps, step):

@@ -76,8 +76,10 @@ class StreamConfig(_Strict):
     allowed_lateness_minutes: float = Field(60.0, ge=0)
     # How a micro-batch writes inventory_position (skuplan.stream.positions): merge = a Delta MERGE of the touched
     # keys (for large tables); overwrite = the whole table as one file, fewer Spark jobs per batch (faster while the
-    # table is small, up to ~1M positions). Both exactly once; switching between restarts is safe.
-    positions_write: Literal["merge", "overwrite"] = "merge"
+    # table is small); auto = overwrite while the table is under overwrite_max_mb, merge above (the size is read
+    # again every policy_refresh_seconds). Both ways exactly once; switching between batches or restarts is safe.
+    positions_write: Literal["auto", "merge", "overwrite"] = "auto"
+    overwrite_max_mb: float = Field(64.0, ge=0)
     # Redeliveries (same event_id) are dropped while the first delivery is remembered: the query keeps each
     # event_id in its checkpointed state for this long after it arrived (a watermark on arrival time), then
     # forgets it. State size ~ event rate x this; an event_id redelivered later than this is applied again.
