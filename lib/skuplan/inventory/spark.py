@@ -255,10 +255,10 @@ def _replay_batch(items_t: pa.Table, days_t: pa.Table, cutoff_day: int, window_d
 
 
 def policy_backtest(arrays_df: DataFrame, stats_df: DataFrame, items_df: DataFrame, cfg: InventoryConfig,
-                    n_buckets: int, cutoff: dt.date, window_days: int, basis: str = "") -> DataFrame:
+                    n_buckets: int, cutoff: dt.date, window_days: int) -> DataFrame:
     """Replay of held-out demand per series (see replay.replay_holdout), for series with enough history.
-    window_days: the days the arrays hold (forecast.max_history_days); basis: the replay_basis column
-    (skuplan.stages.replay_cadence)."""
+    window_days: the days the arrays hold (forecast.max_history_days). Each row carries the night and the
+    settings it was computed under (replay_run_date, replay_basis: skuplan.stages.replay_cadence)."""
     schema = schema_of(REPLAY)
     need = cfg.replay.holdout_days + cfg.replay.fit_window_days
     eligible = stats_df.where(F.col("n_obs") > need).select(*SERIES_KEYS)
@@ -283,9 +283,8 @@ def policy_backtest(arrays_df: DataFrame, stats_df: DataFrame, items_df: DataFra
         .applyInArrow(run, schema=schema)
     )
     return replayed.withColumn(_REPLAY_DATE, F.lit(cutoff + dt.timedelta(days=1)).cast("date")).withColumn(
-        "replay_basis", F.lit(basis)
+        "replay_basis", F.lit(replay_basis(cfg, window_days))
     )
-
 
 
 def with_searched_levels(policy_df: DataFrame, backtest_df: DataFrame) -> DataFrame:
@@ -351,8 +350,7 @@ def policy_stage(
         history_days = forecast_cfg.max_history_days
         backtest = carried_backtest
         if backtest is None:
-            basis = replay_basis(cfg, history_days)
-            backtest = policy_backtest(arrays_df, stats_df, items_df, cfg, n_buckets, cutoff, history_days, basis)
+            backtest = policy_backtest(arrays_df, stats_df, items_df, cfg, n_buckets, cutoff, history_days)
         sc = simopt_config(cfg)
         # With the searched levels on, the replay decides tonight's levels: computed once, read twice.
         if sc.enabled and sc.use != "analytic":

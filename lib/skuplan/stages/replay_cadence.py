@@ -47,7 +47,7 @@ def carried_replay(ctx: RunContext) -> tuple[DataFrame | None, str]:
         return None, f"replayed (no replay under these settings in the {every - 1} nights before)"
     rows = fresh.where(F.col("run_date") == F.lit(last)).drop(*io.PARTITION_COLUMNS)
     # Cut from the table it is read from: tonight's write replaces another partition of the same table, which a
-    # catalog table refuses while the plan still reads it.
-    carried = rows.localCheckpoint(eager=True)
+    # catalog table refuses while the plan still reads it. Released with the run's other checkpoints.
+    carried = ctx.checkpoint(rows)
     replayed_on = carried.agg(F.min("replay_run_date")).first()[0]
     return carried, f"replay of {replayed_on} carried forward from {last} (inventory.replay.every_days = {every})"
