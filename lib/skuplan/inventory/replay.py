@@ -119,12 +119,13 @@ class _Tally:
 def _lead_times(plan: pd.DataFrame, cfg: InventoryConfig, horizon: int) -> np.ndarray:
     """(n, horizon) lead time of an order placed on each day: N(L, sL), stochastically rounded, >= 1."""
     keys = emp.series_keys(plan["item_id"], plan["region_id"], cfg.seed)
-    return emp.draw_lead_times(
+    lead = emp.draw_lead_times(
         plan["lead_time_days"].to_numpy(dtype=float)[:, None],
         plan["lead_time_std_days"].to_numpy(dtype=float)[:, None],
         emp.uniforms(keys, 10, (horizon,)),
         emp.uniforms(keys, 11, (horizon,)),
-    ).astype(int)
+    )
+    return np.nan_to_num(lead, nan=1.0).astype(int)  # rows without an item (no lead time) never order
 
 
 def _start(plan: pd.DataFrame, cfg: InventoryConfig, ok: np.ndarray, lead: np.ndarray,
