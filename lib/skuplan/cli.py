@@ -152,6 +152,7 @@ def _report(args: argparse.Namespace) -> int:
 def _dry_run(spark, cfg, run_date: dt.date) -> int:
     """Validate's own checks (skuplan.stages.validate.check) on the configured inputs, nothing written; exit 2
     when the run would fail at validate."""
+    from skuplan import table_upgrade
     from skuplan.config import INPUT_TABLES
     from skuplan.io import check_output_root
     from skuplan.pipeline import STAGE_NAMES, RunFailed
@@ -159,6 +160,12 @@ def _dry_run(spark, cfg, run_date: dt.date) -> int:
 
     print(f"config ok (hash {cfg.fingerprint()}); run_date {run_date}, history up to {run_date - dt.timedelta(days=1)}")
     check_output_root(cfg)  # InputError: the same check run_pipeline makes before its first stage
+    layout_problem, columns = table_upgrade.describe(table_upgrade.inspect(spark, cfg))
+    if layout_problem:
+        print(f"skuplan: error: {layout_problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if columns:
+        print(f"  outputs of an earlier version: a run adds column(s) {', '.join(columns)}")
     try:
         checked, reasons = check_without_writing(spark, cfg, run_date)  # InputError names file, column and fix
     except RunFailed as exc:  # a reconciliation failure

@@ -64,6 +64,7 @@ def run_maintain(args: argparse.Namespace) -> int:
     done = maintain(build_session(cfg.spark), cfg, args.tables)
     for t in done:
         added = f"; constraints added: {', '.join(t.constraints_added)}" if t.constraints_added else ""
+        added += "; rewritten in this version's partitioning" if t.rewritten else ""
         print(
             f"  {t.table:<18} files {t.files_before:>5} -> {t.files_after:<5} vacuum retain "
             f"{t.vacuum_retention_hours} h{added}"

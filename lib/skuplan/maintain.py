@@ -1,6 +1,7 @@
 """`skuplan maintain`: keep the Delta tables small and their history bounded, between nightly runs.
 
-Per table that exists: bring its properties and CHECK constraints up to skuplan.table_setup (tables created before
+Per table that exists: rewrite it if an earlier version partitioned it otherwise (skuplan.table_upgrade), bring
+its columns, properties and CHECK constraints up to skuplan.table_setup (tables created before
 them), OPTIMIZE (compact the small files a night leaves, the runs manifest's one file per run among them), then
 VACUUM with maintenance.file_retention_days. Run it from its own job or task, not during a run: OPTIMIZE commits
 concurrently with the run's writes would conflict on the same partitions.
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
-from skuplan import table_setup, tables
+from skuplan import table_setup, table_upgrade, tables
 from skuplan.config import Config, ConfigError
 from skuplan.contracts import OUTPUTS
 
@@ -28,6 +29,7 @@ class TableMaintenance:
     properties_set: int  # properties changed on the table (0 when already as configured)
     constraints_added: list[str]
     vacuum_retention_hours: int
+    rewritten: bool = False  # repartitioned as this version writes it (an earlier version's layout)
 
 
 def known_tables() -> tuple[str, ...]:
@@ -56,8 +58,13 @@ def _file_count(spark: SparkSession, ref: tables.TableRef) -> int:
 
 
 def _maintain_one(spark: SparkSession, cfg: Config, ref: tables.TableRef) -> TableMaintenance:
-    table = tables.delta_table(spark, ref)
     before = _file_count(spark, ref)
+    rewritten = False
+    for state in table_upgrade.inspect(spark, cfg, [ref.name]):
+        rewritten = table_upgrade.relayout(spark, state)  # adds the missing columns too
+        if not rewritten:
+            table_upgrade.add_columns(spark, state)
+    table = tables.delta_table(spark, ref)
     current = {r["key"]: r["value"] for r in spark.sql(f"SHOW TBLPROPERTIES {ref.sql}").collect()}
     wanted = table_setup.properties(ref.name, cfg.maintenance)
     changed = {k: v for k, v in wanted.items() if current.get(k) != v}
@@ -89,4 +96,4 @@ def _maintain_one(spark: SparkSession, cfg: Config, ref: tables.TableRef) -> Tab
         len(changed),
         ", ".join(added) or "none",
     )
-    return TableMaintenance(ref.name, before, after, len(changed), added, hours)
+    return TableMaintenance(ref.name, before, after, len(changed), added, hours, rewritten)

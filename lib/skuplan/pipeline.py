@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 
-from skuplan import io, logs
+from skuplan import io, logs, table_upgrade
 from skuplan.config import Config
 from skuplan.errors import root_cause, tag_stage
 from skuplan.resume import committed_inputs
@@ -89,6 +89,8 @@ def run_pipeline(spark: SparkSession, cfg: Config, run_date: dt.date, from_stage
         raise UnknownStage(f"--from-stage {from_stage!r} is not a stage; use one of {', '.join(STAGE_NAMES)}")
     io.partition_predicate(run_date, scenario)  # a scenario name that is no plain identifier stops here (ValueError)
     io.check_output_root(cfg)  # before validate: a root that is a file would fail only at the first commit
+    for column in table_upgrade.prepare_tables(spark, cfg):  # an earlier version's tables, before any write
+        log.info("outputs: added %s for this version", column)
     ctx = RunContext(spark, cfg, run_date, scenario=scenario, full_refresh=full_refresh)
     logs.enter_run(ctx.run_id)  # every log line of the run carries its id (skuplan.logs)
     first = STAGE_NAMES.index(from_stage) if from_stage else 0

@@ -93,13 +93,13 @@ def create(
         return
     columns = spark._jvm.org.apache.spark.sql.types.DataType.fromJson(schema.json()).toDDL()
     parts = f" PARTITIONED BY ({', '.join(f'`{c}`' for c in partition_by)})" if partition_by else ""
-    props = ", ".join(f"{_sql_text(k)} = {_sql_text(v)}" for k, v in properties.items())
+    props = ", ".join(f"{sql_text(k)} = {sql_text(v)}" for k, v in properties.items())
     spark.sql(
-        f"CREATE TABLE IF NOT EXISTS {ref.sql} ({columns}) USING DELTA{parts} COMMENT {_sql_text(comment)}"
+        f"CREATE TABLE IF NOT EXISTS {ref.sql} ({columns}) USING DELTA{parts} COMMENT {sql_text(comment)}"
         + (f" TBLPROPERTIES ({props})" if props else "")
     )
 
 
-def _sql_text(value: str) -> str:
+def sql_text(value: str) -> str:
     """A SQL string literal (the comments and properties come from the code's contracts, quoted all the same)."""
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
