@@ -13,6 +13,13 @@ GOLDEN_RUN_MODULES = {
     "test_golden_outputs", "test_resume", "test_constraints", "test_incremental", "test_tracking", "test_stream_plan"
 }
 
+# Groups that run whole jobs (pipeline runs, spark-submit, a notebook kernel), dearest first (durations of a full
+# suite): queued before the others so that the two workers end together. Only the order of work depends on it.
+LONG_GROUPS = (
+    "golden_run", "test_reliability", "test_deploy", "test_bad_inputs", "test_errors_and_complete_runs",
+    "test_cli", "test_notebook", "test_stream", "test_pipeline_e2e", "test_run_guards", "test_real_export_night",
+)
+
 
 def _xdist_group(nodeid: str) -> str:
     """A test's xdist group: its module's name, or golden_run for the golden-run modules."""
@@ -39,8 +46,20 @@ def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadGroupScheduling
 
     class ModuleGroups(LoadGroupScheduling):
+        _ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             return _xdist_group(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            # Longest first: xdist queues groups by their number of tests, which put one-test modules that run a
+            # whole job (the notebook) last, where one worker runs them alone.
+            if not self._ordered:
+                for group in reversed(LONG_GROUPS):
+                    if group in self.workqueue:
+                        self.workqueue.move_to_end(group, last=False)
+                self._ordered = True
+            super()._assign_work_unit(node)
 
     return ModuleGroups(config, log)
 
