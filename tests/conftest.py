@@ -13,13 +13,55 @@ GOLDEN_RUN_MODULES = {
     "test_golden_outputs", "test_resume", "test_constraints", "test_incremental", "test_tracking", "test_stream_plan"
 }
 
+# Groups that run whole jobs (pipeline runs, spark-submit, a notebook kernel), dearest first (durations of a full
+# suite): queued before the others so that the two workers end together. Only the order of work depends on it.
+LONG_GROUPS = (
+    "golden_run", "test_reliability", "test_deploy", "test_bad_inputs", "test_errors_and_complete_runs",
+    "test_cli", "test_notebook", "test_stream", "test_pipeline_e2e", "test_run_guards", "test_real_export_night",
+)
+
+
+def _xdist_group(nodeid: str) -> str:
+    """A test's xdist group: its module's name, or golden_run for the golden-run modules."""
+    module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+    return "golden_run" if module in GOLDEN_RUN_MODULES else module
+
 
 def pytest_collection_modifyitems(config, items):
     """One xdist group per test module (`--dist loadgroup` then keeps a module's tests, and so its module-scoped
     pipeline runs, on one worker), and one group for the golden-run modules. Without xdist the marks are inert."""
     for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1]
-        item.add_marker(pytest.mark.xdist_group("golden_run" if module in GOLDEN_RUN_MODULES else module))
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item.nodeid)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` with the groups above. xdist (3.8) groups by an `@group` suffix it appends to each node
+    id through `Item._nodeid`, which pytest 9.2 no longer reads (node ids live in `Item._id`): the ids stayed
+    bare, every test was its own group, and the tests of one module were spread over both workers, each worker
+    running the module's fixtures (and golden_run) again. The scheduler here takes the group from the node id's
+    module, with or without the suffix."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        _ordered = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _xdist_group(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            # Longest first: xdist queues groups by their number of tests, which put one-test modules that run a
+            # whole job (the notebook) last, where one worker runs them alone.
+            if not self._ordered:
+                for group in reversed(LONG_GROUPS):
+                    if group in self.workqueue:
+                        self.workqueue.move_to_end(group, last=False)
+                self._ordered = True
+            super()._assign_work_unit(node)
+
+    return ModuleGroups(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -341,6 +341,9 @@ def _tiny_run_inputs(base: Path, repo_root: Path, out_name: str) -> Path:
         # _submit drops the suite's SKUPLAN__ environment (tracking off): MLflow logging and the report
         # artifact are test_tracking's business and would add minutes to this submit.
         "tracking": {"enabled": False},
+        # Nothing here reads policy_backtest (not in SUBMIT_TABLES, no report section checked shows it): the
+        # hold-out replay, the policy stage's dearest part, is the golden run's and test_incremental's business.
+        "inventory": {"replay": {"enabled": False}},
     }
     (conf / "local").mkdir()
     (conf / "local" / "test.yaml").write_text(yaml.safe_dump(overrides), encoding="utf-8")

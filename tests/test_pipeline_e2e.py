@@ -30,6 +30,8 @@ def run(spark, tmp_path_factory, repo_root):
             "inputs": {"root": str(base / "in")},
             "outputs": {"root": str(base / "out"), "max_files_per_partition": 1},
             "forecast": {"model": "regression", "horizon_days": 14},
+            # policy_backtest is not among TABLES: no test here reads the hold-out replay (the golden run does).
+            "inventory": {"replay": {"enabled": False}},
         },
         environ={},
     )

@@ -34,6 +34,9 @@ def _overrides(inputs, outputs):
         "inputs": {"root": str(inputs)},
         "outputs": {"root": str(outputs), "max_files_per_partition": 1},
         "forecast": {"horizon_days": 14},
+        # policy_backtest is not among TABLES: every run here (the subprocess too) skips the hold-out replay, the
+        # policy stage's dearest part; the replay's own reruns are test_replay_cadence's and test_incremental's.
+        "inventory": {"replay": {"enabled": False}},
     }
 
 
