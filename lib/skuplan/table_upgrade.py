@@ -24,11 +24,11 @@ from skuplan.config import Config, ConfigError
 from skuplan.contracts import OUTPUTS, Column, column_comments, contract
 from skuplan.io import BASE_SCENARIO, PARTITION_COLUMNS, SCENARIO_COMMENT
 from skuplan.schemas import spark_type
+from skuplan.stream.tables import STREAM_TABLES
 
 log = logging.getLogger("skuplan")
 
-# Written by the stream job, which keeps its own tables (skuplan.stream.tables).
-STREAM_TABLES = ("inventory_position", "reorder_signals", "stream_alerts", "stream_quarantine")
+# The stream job's tables are its own (skuplan.stream.tables); the batch run checks the others.
 BATCH_TABLES = tuple(name for name in OUTPUTS if name not in STREAM_TABLES)
 # Partitioning of the tables created outside io.write_partition (skuplan.incremental).
 OTHER_PARTITIONING = {"sales_history": ("scenario",)}
@@ -105,14 +105,14 @@ def problem_text(states: list[TableState]) -> str:
     parts = [_problem(s) for s in states if (s.relayout or s.wrong_type) and s.ref.name not in fixable]
     if fixable:
         first = next(s for s in states if s.ref.name == fixable[0])
-        parts.insert(0, f"{len(fixable)} table(s) under {cfg_root(first)} are partitioned by "
+        parts.insert(0, f"{len(fixable)} table(s) under {_location(first)} are partitioned by "
                         f"({', '.join(first.partitions) or 'nothing'}) as an earlier skuplan wrote them ({', '.join(fixable)}); "
                         f"this version partitions them by ({', '.join(first.wanted_partitions)}): run `skuplan maintain` "
                         "once, which rewrites each in one commit, or set outputs.root to a new folder")  # fmt: skip
     return "; ".join(parts)
 
 
-def cfg_root(s: TableState) -> str:
+def _location(s: TableState) -> str:
     """Where the table's folder or schema is, for a message."""
     return str(s.ref).rsplit("/", 1)[0] if s.ref.path else str(s.ref).rsplit(".", 1)[0]
 
