@@ -405,3 +405,27 @@ def test_ss_orders_average_the_economic_lot():
     plan = pd.concat([plan_policy(row, cfg)] * len(dem), ignore_index=True)
     met, _ = simulate(dem, plan, cfg, initial_on_hand=np.full(len(dem), p.order_up_to))
     assert met.ordered_units.sum() / met.n_orders.sum() == pytest.approx(552, abs=3)
+
+
+
+def test_rs_levels_weigh_the_history_law_by_their_own_prior():
+    # Constant 2/day history, L = 5, R = 7, CSL 95 %, forecast error sd 1.5/day against a demand sd of 0.5/day.
+    # History's law alone (RS default, prior 0): D_L = 10 + E, E ~ N(0, var(L d e) = (1.5^2 - 0.5^2) 5 = 10)
+    # discretised (continuity-corrected), X = 14 units a review: S = 24 + m, m the least whole m with
+    # Phi((m + 0.5) / sqrt(10)) >= 0.95, i.e. m + 0.5 >= 1.6449 * 3.162 = 5.20: S = 29.
+    # Moment fit alone (a huge prior): D_L has mean 10 and variance 10 (Poisson), X mean 14 and variance
+    # 1.5^2 12 - 0.5^2 12 - 10 = 14 (Poisson): D_L + X is Poisson(24), S its 95 % quantile.
+    hist = np.full((1, 100), 2.0)
+    row = one_series(mean_daily_demand=2.0, sigma_daily=1.5, sigma_demand_daily=0.5, lead_time_std_days=0.0,
+                     demand_class="lumpy")  # fmt: skip
+
+    def level(**kw):
+        p = plan_policy(row, InventoryConfig(policy="RS", review_period_days=7, **kw), history=hist).iloc[0]
+        assert p.method == "bootstrap"
+        return p
+
+    own = level()
+    assert own.order_up_to == 29.0
+    assert own.expected_csl == pytest.approx(stats.norm.cdf(5.5 / np.sqrt(10.0)), abs=1e-9)
+    assert level(bootstrap_prior_nonzero=10**9).order_up_to == 29.0  # the (s, Q) / (s, S) prior is not RS's
+    assert level(bootstrap_prior_nonzero_rs=10**9).order_up_to == stats.poisson.ppf(0.95, 24.0)

@@ -120,9 +120,10 @@ def _level_error_terms(mean_l, level_var, step_mean, step_var):
         return np.nan_to_num(t2 * (c**2 - mean_l**2)), np.nan_to_num(t2 * c)
 
 
-def _history_days(cfg, hist, rows, rate):
+def _history_days(cfg, hist, rows, rate, prior):
     """(days of history, frequency scale, weight of their law) for the bootstrap rows among `rows` (NaN / 1 / 0
-    elsewhere), and the bootstrap mask: rows with at least cfg.bootstrap_min_nonzero days of demand."""
+    elsewhere), and the bootstrap mask: rows with at least cfg.bootstrap_min_nonzero days of demand. `prior` per
+    row: the history's law weighs n / (n + prior) against the moment fit, n its days of demand."""
     n_rows = len(rows)
     days = np.full((n_rows, max(hist.shape[1], 1)), np.nan)
     scale = np.ones(n_rows)
@@ -135,7 +136,7 @@ def _history_days(cfg, hist, rows, rate):
     boot = (nz >= cfg.bootstrap_min_nonzero) & (h_mean > 0)
     days[boot] = window[boot]
     # A few months of a lumpy item hold a handful of lumps: their law misses the tail the moments still see.
-    weight = np.where(boot, nz / (nz + cfg.bootstrap_prior_nonzero), 0.0)
+    weight = np.where(boot, nz / np.maximum(nz + prior, 1e-9), 0.0)
     if cfg.bootstrap_rescale:  # shape from history, level from the forecast (by how often demand occurs)
         scale[boot] = rate[rows[boot]] / h_mean[boot]
     return days, scale, weight, boot
@@ -186,7 +187,8 @@ def discrete_plan_levels(inp, cfg, sigma, policy, review, lots, hist, paths):
     # _level_error_terms means nothing (it tripled the lumpy cells' cost); the history law gets var(L d e) only.
     extra, shift = np.where(empirical, 0.0, extra), np.where(empirical, 0.0, shift)
     emp_rows = act[empirical[act]]
-    days, scale, weight, boot = _history_days(cfg, hist, emp_rows, rate)
+    prior = np.where(rs[emp_rows], cfg.bootstrap_prior_nonzero_rs, cfg.bootstrap_prior_nonzero)
+    days, scale, weight, boot = _history_days(cfg, hist, emp_rows, rate, prior)
     all_days, all_scale, all_weight = np.full((n, days.shape[1]), np.nan), np.ones(n), np.zeros(n)
     all_days[emp_rows], all_scale[emp_rows], all_weight[emp_rows] = days, scale, weight
     cand = _lot_candidates(inp, cfg, policy, review, lots, fill)
