@@ -122,3 +122,37 @@ def test_a_quantile_added_to_the_config_adds_its_forecast_column(spark, tmp_path
                        four, "forecasts", RUN_DATE)  # fmt: skip
     got = {r.run_date: r.q90 for r in tables.read(spark, tables.table_ref(four, "forecasts")).collect()}
     assert got == {OLD_NIGHT: None, RUN_DATE: 8.0}
+
+
+def test_the_stream_job_brings_its_own_tables_up_before_its_first_batch(spark, tmp_path):
+    """inventory_position as a stream of an earlier version wrote it, without the opening columns: the stream job's
+    table set-up adds them (with their comments, old rows null); another type stops it naming the column."""
+    from pyspark.sql.types import StructType
+
+    from skuplan import tables
+    from skuplan.contracts import contract
+    from skuplan.schemas import struct_type
+    from skuplan.stream.tables import ensure_tables
+    from skuplan.table_upgrade import TableLayoutError
+
+    cfg = Config(outputs=OutputsConfig(root=str(tmp_path / "out")))
+    ref = tables.table_ref(cfg, "inventory_position")
+    old = struct_type(contract("inventory_position"), all_nullable=True)
+    old_fields = [f for f in old.fields if f.name not in ("opening_on_hand", "opening_run_date")]
+    row = ("i1", "r1", 7.0, 3, 0, None, None, 4, 9.0)
+    spark.createDataFrame([row], StructType(old_fields)).write.format("delta").save(ref.path)
+
+    refs = ensure_tables(spark, cfg)
+    assert set(refs) == {"inventory_position", "reorder_signals", "stream_alerts", "stream_quarantine"}
+    got = tables.read(spark, ref)
+    assert got.columns[-2:] == ["opening_on_hand", "opening_run_date"]
+    assert got.schema["opening_on_hand"].metadata.get("comment", "").startswith("stock the position started from")
+    assert [(r.on_hand, r.opening_on_hand, r.opening_run_date) for r in got.collect()] == [(7.0, None, None)]
+    assert tables.exists(spark, tables.table_ref(cfg, "reorder_signals"))  # the absent ones are created
+
+    bad = tables.table_ref(cfg, "stream_alerts")
+    spark.createDataFrame([], "alert_id string, item_id string, region_id string, alert_type string, event_id string, "
+                              "event_time timestamp, on_hand string, batch_id long, raised_at timestamp"
+                          ).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(bad.path)  # fmt: skip
+    with pytest.raises(TableLayoutError, match=r"stream_alerts.*on_hand: string in the table, double written"):
+        ensure_tables(spark, cfg)

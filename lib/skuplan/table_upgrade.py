@@ -1,4 +1,5 @@
 """Tables written by an earlier skuplan, brought up to this version's contracts before a run writes anything.
+The batch run checks its tables, the stream job its own (skuplan.stream.tables.ensure_tables).
 
 A new version may add columns to a table (policy_backtest's replay_run_date) or, once so far, a partition column
 (scenario). Delta refuses a write whose columns the table lacks. So a run over the output folder of an earlier
@@ -28,7 +29,7 @@ from skuplan.stream.tables import STREAM_TABLES
 
 log = logging.getLogger("skuplan")
 
-# The stream job's tables are its own (skuplan.stream.tables); the batch run checks the others.
+# The stream job's tables are its own (skuplan.stream.tables): it checks them itself, the batch run the others.
 BATCH_TABLES = tuple(name for name in OUTPUTS if name not in STREAM_TABLES)
 # Partitioning of the tables created outside io.write_partition (skuplan.incremental).
 OTHER_PARTITIONING = {"sales_history": ("scenario",)}
@@ -84,10 +85,11 @@ def _partition_columns(spark: SparkSession, ref: tables.TableRef) -> tuple[str, 
     return tuple(tables.delta_table(spark, ref).detail().select("partitionColumns").first()[0])
 
 
-def prepare_tables(spark: SparkSession, cfg: Config) -> list[str]:
-    """Before a run's first stage: stop on a table this version cannot write (TableLayoutError, nothing changed),
-    else add the columns existing tables lack. Returns "table.column" per column added."""
-    states = inspect(spark, cfg)
+def prepare_tables(spark: SparkSession, cfg: Config, names=BATCH_TABLES) -> list[str]:
+    """Before a run's first stage (the stream job: before its first batch, names=STREAM_TABLES): stop on a table
+    this version cannot write (TableLayoutError, nothing changed), else add the columns existing tables lack.
+    Returns "table.column" per column added."""
+    states = inspect(spark, cfg, names)
     problems = problem_text(states)
     if problems:
         raise TableLayoutError(problems)

@@ -26,7 +26,14 @@ SNAPSHOT = "staged_inventory"
 
 def ensure_tables(spark: SparkSession, cfg: Config) -> dict[str, tables.TableRef]:
     """Create any of the stream's tables that does not exist yet (empty; comments, constraints and retention from
-    io.create_table, as the nightly tables); name -> its reference (a Delta folder or a catalog name)."""
+    io.create_table, as the nightly tables); name -> its reference (a Delta folder or a catalog name).
+
+    Existing ones are first brought up to this version's contracts: columns added since are added, a layout this
+    version cannot write stops the job before its first batch (table_upgrade.TableLayoutError), not at the first
+    write of a position with a checkpoint already ahead of it."""
+    from skuplan.table_upgrade import prepare_tables  # table_upgrade imports STREAM_TABLES from here
+
+    prepare_tables(spark, cfg, STREAM_TABLES)
     refs = {}
     for name in STREAM_TABLES:
         ref = tables.table_ref(cfg, name)
