@@ -15,6 +15,6 @@ TEST_ENGINE_CONF = {
 
 
 def engine_submit_args() -> str:
-    """TEST_ENGINE_CONF for a Python process that starts its own session (PYSPARK_SUBMIT_ARGS), for whole-job runs
-    whose outputs no test compares (the notebook)."""
+    """TEST_ENGINE_CONF as PYSPARK_SUBMIT_ARGS, for a process that starts its own session and whose outputs no test
+    compares (the notebook). skuplan's local defaults still win there: adaptive execution stays on."""
     return " ".join(f"--conf {key}={value}" for key, value in TEST_ENGINE_CONF.items()) + " pyspark-shell"
