@@ -66,13 +66,14 @@ def pytest_xdist_make_scheduler(config, log):
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
+    from engine_conf import TEST_ENGINE_CONF
     from skuplan.config import SparkConfig
     from skuplan.spark import build_session
 
     warehouse = tmp_path_factory.mktemp("warehouse")
     session = build_session(
         SparkConfig(master="local[2]", shuffle_partitions=2, jars_dir=str(REPO / ".cache" / "jars")),
-        extra_conf={"spark.sql.warehouse.dir": str(warehouse), "spark.driver.memory": "4g"},
+        extra_conf={"spark.sql.warehouse.dir": str(warehouse), "spark.driver.memory": "4g", **TEST_ENGINE_CONF},
     )
     yield session
     session.stop()

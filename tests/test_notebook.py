@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine_conf import engine_submit_args
+
 pytestmark = pytest.mark.slow
 
 
@@ -18,6 +20,8 @@ def test_explore_notebook_runs_top_to_bottom(repo_root, monkeypatch):
     # The notebook reads no policy_backtest: the kernel's run skips the hold-out replay (the policy stage's dearest
     # part); the notebook's load_config takes SKUPLAN__ overrides from the environment it inherits.
     monkeypatch.setenv("SKUPLAN__INVENTORY__REPLAY__ENABLED", "false")
+    # The kernel's session gets the suite's engine settings (engine_conf.TEST_ENGINE_CONF): no code generation.
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", engine_submit_args())
 
     path = repo_root / "notebooks" / "explore.ipynb"
     nb = nbformat.read(path, as_version=4)
