@@ -4,6 +4,8 @@ against the runs manifest, and ends with exactly the tables a full run writes.""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -70,10 +72,17 @@ def test_no_committed_run_for_the_date(spark, full_run):
         run_pipeline(spark, cfg, dt.date(2026, 2, 1), from_stage="forecast")
 
 
-def test_a_table_rewritten_since_the_manifest_is_named(spark, full_run):
-    """Last in the module: it leaves the run's series_stats changed."""
+def test_a_table_rewritten_since_the_manifest_is_named(spark, full_run, tmp_path):
+    """Rewrites the golden run's series_stats, then puts the run's outputs back byte for byte: test_incremental
+    copies them, whichever module runs first on the worker (a copy elsewhere would change the config's hash)."""
     cfg, _ = full_run
-    stats = io.read_table(spark, cfg, "series_stats", RUN_DATE).drop("run_date")
-    io.write_partition(stats.limit(1), cfg, "series_stats", RUN_DATE, exact=True)  # someone rewrote it
-    with pytest.raises(RunFailed, match=r"table series_stats differs from what run .* committed"):
-        run_pipeline(spark, cfg, RUN_DATE, from_stage="forecast")
+    out_root = Path(cfg.outputs.root)
+    shutil.copytree(out_root, tmp_path / "saved")
+    try:
+        stats = io.read_table(spark, cfg, "series_stats", RUN_DATE).drop("run_date")
+        io.write_partition(stats.limit(1), cfg, "series_stats", RUN_DATE, exact=True)  # someone rewrote it
+        with pytest.raises(RunFailed, match=r"table series_stats differs from what run .* committed"):
+            run_pipeline(spark, cfg, RUN_DATE, from_stage="forecast")
+    finally:
+        shutil.rmtree(out_root)
+        shutil.copytree(tmp_path / "saved", out_root)
